@@ -1,0 +1,25 @@
+"""lstmae: anomaly detection for multivariate time series with an LSTM autoencoder."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+__all__ = ["Detector", "LstmaeError", "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .detector import Detector
+    from .errors import LstmaeError
+
+
+def __getattr__(name: str):
+    # Keep `import lstmae_cli` (and so `lstmae --help`) free of torch and pandas.
+    if name == "Detector":
+        from .detector import Detector
+
+        return Detector
+    if name == "LstmaeError":
+        from .errors import LstmaeError
+
+        return LstmaeError
+    raise AttributeError(name)

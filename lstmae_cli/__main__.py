@@ -1,0 +1,3 @@
+from lstmae_cli.cli import main
+
+main()

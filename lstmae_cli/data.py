@@ -1,0 +1,289 @@
+"""Read CSV / Parquet / stdin into frames, pick the feature columns, make numeric arrays."""
+
+from __future__ import annotations
+
+import io
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+PARQUET_MAGIC = b"PAR1"
+DELIMITERS = (",", ";", "\t")
+TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
+MISSING_POLICIES = ("ffill", "interpolate", "error")
+SNIFF_BYTES = 64 * 1024
+
+
+@dataclass
+class ColumnRoles:
+    """Which columns are features and which carry time, series id and labels."""
+
+    features: list[str]
+    time: str | None = None
+    id: str | None = None
+    label: str | None = None
+    keep: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"features": self.features, "time": self.time, "id": self.id, "label": self.label}
+
+
+def source_name(source: str | Path) -> str:
+    return "<stdin>" if str(source) == "-" else str(source)
+
+
+def _open_binary(source: str | Path) -> BinaryIO:
+    if str(source) == "-":
+        return sys.stdin.buffer
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a data file")
+    return open(path, "rb")  # noqa: SIM115 - closed by the caller
+
+
+def _peek(handle: BinaryIO, size: int = SNIFF_BYTES) -> bytes:
+    if hasattr(handle, "peek"):
+        return handle.peek(size)[:size]
+    head = handle.read(size)
+    handle.seek(0)
+    return head
+
+
+def sniff_delimiter(head: bytes) -> str:
+    """The most frequent of `,` `;` tab in the header line (`,` when none occurs)."""
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    first_line = text.splitlines()[0] if text else ""
+    counts = {d: first_line.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def read_frames(source: str | Path, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """Yield the table in `source` (a path or "-") as frames of at most `chunk_rows` rows."""
+    name = source_name(source)
+    handle = _open_binary(source)
+    try:
+        head = _peek(handle)
+        if not head.strip():
+            raise InputError(f"{name}: file is empty")
+        if head.startswith(PARQUET_MAGIC):
+            yield from _read_parquet(handle, name, chunk_rows)
+        else:
+            yield from _read_csv(handle, name, sniff_delimiter(head), chunk_rows)
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+
+
+def read_frame(source: str | Path) -> pd.DataFrame:
+    """The whole table in `source` as one frame."""
+    frames = list(read_frames(source))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _read_csv(
+    handle: BinaryIO, name: str, sep: str, chunk_rows: int | None
+) -> Iterator[pd.DataFrame]:
+    try:
+        reader = pd.read_csv(
+            handle, sep=sep, encoding="utf-8-sig", chunksize=chunk_rows, low_memory=False
+        )
+        chunks = [reader] if chunk_rows is None else reader
+        for chunk in chunks:
+            yield _check_header(chunk, name)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-8 text (byte {exc.start}); is it a CSV file?") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"{name}: no columns to read (empty file?)") from exc
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{name}: cannot parse as CSV: {_first_line(exc)}") from exc
+
+
+def _read_parquet(handle: BinaryIO, name: str, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if handle is sys.stdin.buffer:
+        handle = io.BytesIO(handle.read())
+    try:
+        parquet = pq.ParquetFile(handle)
+        for batch in parquet.iter_batches(batch_size=chunk_rows or 1 << 20):
+            yield _check_header(batch.to_pandas(), name)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{name}: cannot read as Parquet: {_first_line(exc)}") from exc
+
+
+def _check_header(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    frame.columns = [str(c).strip() for c in frame.columns]
+    duplicated = [c for c in frame.columns if "." in c and c.rsplit(".", 1)[0] in frame.columns]
+    if duplicated:
+        raise InputError(f"{name}: duplicate column name(s): {', '.join(duplicated)}")
+    return frame
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def detect_time_column(frame: pd.DataFrame) -> str | None:
+    """A datetime column, or a text column whose values parse as dates."""
+    for name in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[name]):
+            return name
+    named_first = sorted(frame.columns, key=lambda c: str(c).lower() not in TIME_NAMES)
+    for name in named_first:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        if _looks_like_dates(column.dropna().head(20)):
+            return name
+    return None
+
+
+def _looks_like_dates(sample: pd.Series) -> bool:
+    if sample.empty or not all(isinstance(v, str) for v in sample):
+        return False
+    if not all(any(ch in v for ch in "-:/") and any(ch.isdigit() for ch in v) for v in sample):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def resolve_roles(
+    frame: pd.DataFrame,
+    name: str,
+    features: list[str] | None = None,
+    time: str | None = None,
+    id_column: str | None = None,
+    label: str | None = None,
+    exclude: list[str] | None = None,
+) -> ColumnRoles:
+    """Check the named columns exist; default features are the numeric columns left over."""
+    named = [c for c in [time, id_column, label, *(features or []), *(exclude or [])] if c]
+    require_columns(frame, named, name)
+    time = time or detect_time_column(frame)
+    if features is None:
+        reserved = {time, id_column, label, *(exclude or [])}
+        features = [
+            c
+            for c in frame.columns
+            if c not in reserved
+            and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])
+        ]
+    if not features:
+        raise InputError(f"{name}: no numeric feature columns found (use --columns a,b,c)")
+    return ColumnRoles(features=list(features), time=time, id=id_column, label=label)
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        have = ", ".join(map(str, frame.columns[:12]))
+        raise InputError(f"{name}: missing column(s) {', '.join(missing)} (file has: {have})")
+
+
+def feature_matrix(
+    frame: pd.DataFrame, features: list[str], name: str, first_row: int = 0
+) -> np.ndarray:
+    """The feature columns as float32, (rows, features); inf becomes NaN."""
+    require_columns(frame, features, name)
+    columns = [_numeric_column(frame[c], c, name, first_row) for c in features]
+    values = np.column_stack(columns).astype(np.float32)  # (rows, features)
+    values[~np.isfinite(values)] = np.nan
+    return values
+
+
+def _numeric_column(column: pd.Series, feature: str, name: str, first_row: int) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    converted = pd.to_numeric(column, errors="coerce")
+    bad = converted.isna() & column.notna()
+    if bad.any():
+        position = int(np.flatnonzero(bad.to_numpy())[0])
+        value = str(column.iloc[position])[:40]
+        raise InputError(
+            f"{name}: column '{feature}', row {first_row + position + 1}: {value!r} is not a number"
+        )
+    return converted.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+class MissingFiller:
+    """Fill NaNs row-stream by row-stream, remembering the last valid row between chunks."""
+
+    def __init__(self, policy: str, features: list[str], name: str) -> None:
+        if policy not in MISSING_POLICIES:
+            raise InputError(f"unknown --missing policy {policy!r}")
+        self.policy, self.features, self.name = policy, features, name
+        self.last_valid: np.ndarray | None = None  # (features,)
+        self.rows_seen = 0
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """values: (rows, features) with NaN for missing -> same shape, no NaN."""
+        first_row, self.rows_seen = self.rows_seen, self.rows_seen + len(values)
+        missing = np.isnan(values)
+        if not missing.any():
+            self.last_valid = values[-1].copy() if len(values) else self.last_valid
+            return values
+        if self.policy == "error":
+            row, col = np.argwhere(missing)[0]
+            raise InputError(
+                f"{self.name}: column '{self.features[col]}', row {first_row + row + 1}: "
+                "missing or non-finite value (see --missing)"
+            )
+        frame = pd.DataFrame(values)
+        if self.last_valid is not None:
+            frame = pd.concat([pd.DataFrame(self.last_valid[None, :]), frame], ignore_index=True)
+        if self.policy == "interpolate":
+            frame = frame.interpolate(limit_direction="both")
+        filled = frame.ffill().bfill()
+        if self.last_valid is not None:
+            filled = filled.iloc[1:]
+        result = filled.to_numpy(dtype=np.float32)
+        empty = np.isnan(result).all(axis=0)
+        if empty.any():
+            column = self.features[int(np.flatnonzero(empty)[0])]
+            raise InputError(f"{self.name}: column '{column}' has no numeric values")
+        self.last_valid = result[-1].copy()
+        return result
+
+
+def split_series(frame: pd.DataFrame, roles: ColumnRoles) -> list[tuple[str, pd.DataFrame]]:
+    """One frame per series id (all rows when there is no id column), each in time order."""
+    if roles.id is None:
+        groups = [("", frame)]
+    else:
+        groups = [(str(key), part) for key, part in frame.groupby(roles.id, sort=False)]
+    if roles.time is not None:
+        groups = [(key, sort_by_time(part, roles.time)) for key, part in groups]
+    return groups
+
+
+def sort_by_time(frame: pd.DataFrame, time: str) -> pd.DataFrame:
+    order = parse_times(frame[time])
+    if order.is_monotonic_increasing:
+        return frame
+    return frame.iloc[np.argsort(order.to_numpy(), kind="stable")]
+
+
+def parse_times(column: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        return column
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.to_datetime(column, errors="coerce", format="mixed")

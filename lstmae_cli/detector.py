@@ -1,0 +1,294 @@
+"""`Detector`: the library the CLI is a thin shell over (fit / score / threshold / save / load)."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__
+from .bundle import load_bundle, save_bundle
+from .data import ColumnRoles, MissingFiller, feature_matrix, resolve_roles, split_series
+from .errors import BundleError, InputError, UsageError
+from .model import ARCHS, LSTMAutoencoder, ModelConfig, count_parameters
+from .scaling import AffineScaler, fit_scaler
+from .scoring import RowScorer, row_scores
+from .thresholds import fit_threshold
+from .train import TrainSettings, resolve_device, train_autoencoder
+from .windows import WindowBank
+
+
+@dataclass
+class DetectorParams:
+    """Every option of `lstmae train`; stored in the bundle so a model can be rebuilt."""
+
+    seq_len: int = 32
+    stride: int = 1
+    score_stride: int = 1
+    hidden: int = 64
+    layers: int = 1
+    arch: str = "linear"
+    scaler: str = "standard"
+    val_fraction: float = 0.2
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    patience: int = 5
+    seed: int = 0
+    device: str = "cpu"
+    missing: str = "ffill"
+    threshold_method: str = "quantile"
+    threshold_params: dict = field(default_factory=dict)
+    max_windows_per_epoch: int | None = None
+
+    def validate(self) -> None:
+        positive = ("seq_len", "stride", "score_stride", "hidden", "layers", "epochs")
+        for name in (*positive, "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.seq_len < 2:
+            raise UsageError("--seq-len must be at least 2")
+        if self.stride > self.seq_len or self.score_stride > self.seq_len:
+            raise UsageError("--stride and --score-stride must not exceed --seq-len")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise UsageError("--val-fraction must be in [0, 1)")
+        if self.lr <= 0:
+            raise UsageError("--lr must be positive")
+        if self.arch not in ARCHS:
+            raise UsageError(f"--arch must be one of {', '.join(ARCHS)}")
+
+
+@dataclass
+class SeriesData:
+    """One training series: where it came from and its raw (rows, features) values."""
+
+    name: str
+    values: np.ndarray  # (rows, features) float32, missing values filled
+
+
+class Detector:
+    """LSTM-autoencoder anomaly detector. Fitted state lives in attributes ending in `_`."""
+
+    def __init__(self, **params) -> None:
+        self.params = DetectorParams(**params)
+        self.roles_: ColumnRoles | None = None
+        self.scaler_: AffineScaler | None = None
+        self.model_: LSTMAutoencoder | None = None
+        self.threshold_: float | None = None
+        self.threshold_method_: str = self.params.threshold_method
+        self.threshold_params_: dict = {}
+        self.val_scores_: np.ndarray = np.empty(0)
+        self.history_: list[dict] = []
+        self.data_info_: dict = {}
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        tables: Iterable[tuple[str, pd.DataFrame]],
+        columns: list[str] | None = None,
+        time_column: str | None = None,
+        id_column: str | None = None,
+        exclude: list[str] | None = None,
+        on_epoch=None,
+    ) -> Detector:
+        """Fit scaler, network and threshold on (name, frame) tables of normal data."""
+        p = self.params
+        p.validate()
+        series = self._collect_series(tables, columns, time_column, id_column, exclude)
+        train_parts, val_parts = zip(*(self._split(s) for s in series), strict=True)
+        self.scaler_ = fit_scaler(p.scaler, np.concatenate(train_parts))
+        train_scaled = [self.scaler_.transform(v) for v in train_parts]
+        val_scaled = [self.scaler_.transform(v) for v in val_parts if len(v)]
+        config = ModelConfig(len(self.roles_.features), p.hidden, p.layers, p.arch)
+        result = train_autoencoder(
+            config,
+            WindowBank.from_series(train_scaled, p.seq_len, p.stride),
+            WindowBank.from_series(val_scaled, p.seq_len, p.stride),
+            TrainSettings(
+                p.epochs,
+                p.batch_size,
+                p.lr,
+                p.patience,
+                p.seed,
+                p.device,
+                p.max_windows_per_epoch,
+            ),
+            on_epoch,
+        )
+        self.model_, self.history_ = result.model, result.history
+        self.data_info_ |= {
+            "train_seconds": round(result.seconds, 3),
+            "best_epoch": result.best_epoch,
+        }
+        self.val_scores_ = np.concatenate(
+            [row_scores(self.feature_errors(v)) for v in (val_scaled or train_scaled)]
+        )
+        self.set_threshold_from_scores(self.val_scores_, p.threshold_method, **p.threshold_params)
+        return self
+
+    def _collect_series(self, tables, columns, time_column, id_column, exclude) -> list[SeriesData]:
+        series: list[SeriesData] = []
+        digest = hashlib.sha256()
+        rows = 0
+        for name, frame in tables:
+            if self.roles_ is None:
+                self.roles_ = resolve_roles(
+                    frame, name, columns, time_column, id_column, exclude=exclude
+                )
+            for key, part in split_series(frame, self.roles_):
+                label = f"{name}[{key}]" if key else name
+                values = feature_matrix(part, self.roles_.features, label)
+                values = MissingFiller(self.params.missing, self.roles_.features, label)(values)
+                digest.update(values.tobytes())
+                rows += len(values)
+                series.append(SeriesData(label, values))
+        if not series:
+            raise InputError("no training data given")
+        self.data_info_ = {"rows": rows, "series": len(series), "sha256": digest.hexdigest()}
+        return series
+
+    def _split(self, series: SeriesData) -> tuple[np.ndarray, np.ndarray]:
+        """(train rows, held-out rows): the last val_fraction of the series, in time order."""
+        p = self.params
+        n_val = int(round(len(series.values) * p.val_fraction))
+        n_train = len(series.values) - n_val
+        if n_train < p.seq_len:
+            raise InputError(
+                f"{series.name}: {n_train} training rows, fewer than --seq-len {p.seq_len}"
+            )
+        if 0 < n_val < p.seq_len:
+            raise InputError(
+                f"{series.name}: held-out part has {n_val} rows, fewer than --seq-len "
+                f"{p.seq_len}; raise --val-fraction or lower --seq-len"
+            )
+        return series.values[:n_train], series.values[n_train:]
+
+    # ------------------------------------------------------------ threshold
+    def set_threshold_from_scores(self, scores: np.ndarray, method: str, **params) -> float:
+        value, used = fit_threshold(method, scores, **params)
+        self.threshold_, self.threshold_method_, self.threshold_params_ = value, method, used
+        return value
+
+    def normal_scores(self, tables: Iterable[tuple[str, pd.DataFrame]]) -> np.ndarray:
+        """Row scores of every row of the given tables, as `score` computes them."""
+        frames = [self.score_frame(frame, name) for name, frame in tables]
+        if not frames:
+            raise InputError("no data given")
+        return np.concatenate([f["score"].to_numpy() for f in frames])
+
+    # ---------------------------------------------------------------- score
+    def feature_errors(self, scaled: np.ndarray) -> np.ndarray:
+        """(rows, features) scaled values of one series -> (rows, features) row errors."""
+        scorer = self._row_scorer()
+        return np.concatenate([scorer.push(scaled), scorer.finish()])
+
+    def _row_scorer(self) -> RowScorer:
+        self._require_fitted()
+        device = resolve_device(self.params.device)
+        model = self.model_.to(device)
+        return RowScorer(model, self.params.seq_len, self.params.score_stride, 4096, device)
+
+    def score_frame(
+        self, frame: pd.DataFrame, name: str = "<frame>", keep: Iterable[str] = (), **columns
+    ) -> pd.DataFrame:
+        """Row-level scores of a whole frame (the same columns the CLI writes)."""
+        parts = list(self.stream_scores([frame], name, keep, **columns))
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def stream_scores(
+        self,
+        chunks: Iterable[pd.DataFrame],
+        name: str = "<frame>",
+        keep: Iterable[str] = (),
+        id_column: str | None = None,
+        time_column: str | None = None,
+    ) -> Iterator[pd.DataFrame]:
+        """Row-level score frames, emitted as soon as rows are final, chunk after chunk."""
+        yield from self.stream_scorer(name, keep, id_column, time_column).run(chunks)
+
+    def stream_scorer(
+        self,
+        name: str = "<frame>",
+        keep: Iterable[str] = (),
+        id_column: str | None = None,
+        time_column: str | None = None,
+    ):
+        """A StreamScorer whose `run(chunks)` yields row-level frames."""
+        self._require_fitted()
+        from .streaming import StreamScorer
+
+        return StreamScorer(self, name, list(keep), id_column, time_column)
+
+    def _require_fitted(self) -> None:
+        if self.model_ is None or self.scaler_ is None or self.roles_ is None:
+            raise UsageError("this Detector is not fitted: call fit() or Detector.load()")
+
+    # ------------------------------------------------------------- bundle
+    def save(self, path: str | Path) -> None:
+        self._require_fitted()
+        tensors = {f"model.{k}": v for k, v in self.model_.state_dict().items()}
+        tensors["scaler.offset"] = torch.from_numpy(self.scaler_.offset)
+        tensors["scaler.scale"] = torch.from_numpy(self.scaler_.scale)
+        tensors["threshold.val_scores"] = torch.from_numpy(np.sort(self.val_scores_))
+        save_bundle(path, tensors, self.metadata())
+
+    def metadata(self) -> dict:
+        return {
+            "params": asdict(self.params),
+            "model": self.model_.config.to_dict(),
+            "parameter_count": count_parameters(self.model_),
+            "columns": self.roles_.to_dict(),
+            "scaler": self.scaler_.method,
+            "threshold": {
+                "value": self.threshold_,
+                "method": self.threshold_method_,
+                "params": self.threshold_params_,
+            },
+            "history": self.history_,
+            "data": self.data_info_,
+            "versions": {
+                "lstmae": __version__,
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+            },
+        }
+
+    @classmethod
+    def load(cls, path: str | Path) -> Detector:
+        tensors, meta = load_bundle(path)
+        try:
+            return cls._from_bundle(tensors, meta)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise BundleError(f"{path}: model metadata does not match its tensors ({exc})") from exc
+
+    @classmethod
+    def _from_bundle(cls, tensors: dict, meta: dict) -> Detector:
+        known = {f.name for f in fields(DetectorParams)}
+        detector = cls(**{k: v for k, v in meta["params"].items() if k in known})
+        config = ModelConfig(**meta["model"])
+        model = LSTMAutoencoder(config)
+        weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        model.load_state_dict(weights, strict=True)
+        detector.model_ = model.eval()
+        columns = meta["columns"]
+        detector.roles_ = ColumnRoles(
+            list(columns["features"]), columns.get("time"), columns.get("id"), columns.get("label")
+        )
+        offset, scale = tensors["scaler.offset"].numpy(), tensors["scaler.scale"].numpy()
+        if offset.shape != (config.n_features,) or scale.shape != (config.n_features,):
+            raise ValueError("scaler arrays do not match the feature count")
+        detector.scaler_ = AffineScaler(meta["scaler"], offset, scale)
+        threshold = meta["threshold"]
+        detector.threshold_ = float(threshold["value"])
+        detector.threshold_method_ = threshold["method"]
+        detector.threshold_params_ = dict(threshold["params"])
+        detector.val_scores_ = tensors.get("threshold.val_scores", torch.empty(0)).numpy()
+        detector.history_ = list(meta.get("history", []))
+        detector.data_info_ = dict(meta.get("data", {}))
+        return detector

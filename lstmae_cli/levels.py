@@ -1,0 +1,149 @@
+"""Window- and event-level output, both derived from the row-level score frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+TOP_FEATURES = 3
+
+
+def _series_key(frame: pd.DataFrame, id_column: str | None) -> str:
+    return str(frame[id_column].iloc[0]) if id_column else ""
+
+
+def _label(frame: pd.DataFrame, time_column: str | None) -> np.ndarray:
+    """What `start`/`end` show: the time column when there is one, else the row number."""
+    return frame[time_column].to_numpy() if time_column else frame["row"].to_numpy()
+
+
+# ---------------------------------------------------------------------------- windows
+def windows_from_rows(
+    frames: Iterable[pd.DataFrame],
+    size: int,
+    threshold: float,
+    id_column: str | None = None,
+    time_column: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Consecutive windows of `size` rows per series: start, end, score (mean row score)."""
+    buffers: dict[str, list[pd.DataFrame]] = {}
+    for frame in frames:
+        key = _series_key(frame, id_column)
+        buffered = pd.concat([*buffers.get(key, []), frame], ignore_index=True)
+        n_full = len(buffered) // size * size
+        buffers[key] = [buffered.iloc[n_full:]]
+        if n_full:
+            yield _window_rows(buffered.iloc[:n_full], size, threshold, id_column, time_column)
+    for parts in buffers.values():
+        rest = parts[0]
+        if len(rest):
+            yield _window_rows(rest, len(rest), threshold, id_column, time_column)
+
+
+def _window_rows(
+    rows: pd.DataFrame, size: int, threshold: float, id_column: str | None, time_column: str | None
+) -> pd.DataFrame:
+    labels = _label(rows, time_column).reshape(-1, size)  # (windows, size)
+    scores = rows["score"].to_numpy().reshape(-1, size).mean(axis=1)  # (windows,)
+    out = pd.DataFrame({"start": labels[:, 0], "end": labels[:, -1]})
+    out["start_row"] = rows["row"].to_numpy()[::size]
+    out["score"], out["threshold"] = scores, threshold
+    out["is_anomaly"] = scores > threshold
+    if id_column:
+        out.insert(0, id_column, rows[id_column].iloc[0])
+    return out
+
+
+# ----------------------------------------------------------------------------- events
+@dataclass
+class OpenEvent:
+    start_row: int
+    start: object
+    end_row: int = 0
+    end: object = None
+    flagged: int = 0
+    peak: float = -np.inf
+    total: float = 0.0
+    feature_errors: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+class EventBuilder:
+    """Merges flagged rows into events per series as row frames stream past."""
+
+    def __init__(
+        self,
+        features: list[str],
+        merge_gap: int = 0,
+        min_rows: int = 1,
+        id_column: str | None = None,
+        time_column: str | None = None,
+    ) -> None:
+        self.features, self.merge_gap, self.min_rows = features, merge_gap, min_rows
+        self.id_column, self.time_column = id_column, time_column
+        self.open: dict[str, OpenEvent] = {}
+        self.error_columns = [f"err_{f}" for f in features]
+
+    def feed(self, frame: pd.DataFrame) -> list[dict]:
+        """Take one row frame; return the events that can no longer grow."""
+        key = _series_key(frame, self.id_column)
+        done: list[dict] = []
+        flagged = frame[frame["is_anomaly"].to_numpy()]
+        rows = flagged["row"].to_numpy()
+        labels = _label(flagged, self.time_column)
+        errors = flagged[self.error_columns].to_numpy()  # (flagged, features)
+        scores = flagged["score"].to_numpy()
+        for i in range(len(flagged)):
+            event = self.open.get(key)
+            if event is not None and rows[i] - event.end_row - 1 > self.merge_gap:
+                done += self._close(key)
+                event = None
+            if event is None:
+                event = self.open[key] = OpenEvent(
+                    int(rows[i]), labels[i], feature_errors=np.zeros(len(self.features))
+                )
+            event.end_row, event.end = int(rows[i]), labels[i]
+            event.flagged += 1
+            event.peak = max(event.peak, float(scores[i]))
+            event.total += float(scores[i])
+            event.feature_errors += errors[i]
+        event = self.open.get(key)
+        if (
+            event is not None
+            and len(frame)
+            and frame["row"].iloc[-1] - event.end_row > self.merge_gap
+        ):
+            done += self._close(key)
+        return done
+
+    def finish(self) -> list[dict]:
+        return [e for key in list(self.open) for e in self._close(key)]
+
+    def _close(self, key: str) -> list[dict]:
+        event = self.open.pop(key)
+        if event.end_row - event.start_row + 1 < self.min_rows:
+            return []
+        shares = event.feature_errors / max(event.feature_errors.sum(), 1e-300)
+        order = np.argsort(-shares)[:TOP_FEATURES]
+        record = {self.id_column: key} if self.id_column else {}
+        record |= {
+            "start": event.start,
+            "end": event.end,
+            "start_row": event.start_row,
+            "end_row": event.end_row,
+            "rows": event.end_row - event.start_row + 1,
+            "flagged_rows": event.flagged,
+            "peak_score": event.peak,
+            "mean_score": event.total / event.flagged,
+            "top_feature": self.features[order[0]],
+            "top_features": ";".join(f"{self.features[i]}:{shares[i]:.2f}" for i in order),
+        }
+        return [record]
+
+
+def events_from_rows(frames: Iterable[pd.DataFrame], builder: EventBuilder) -> Iterator[dict]:
+    for frame in frames:
+        yield from builder.feed(frame)
+    yield from builder.finish()

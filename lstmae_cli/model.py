@@ -1,0 +1,63 @@
+"""The LSTM autoencoder of the seed document, and a variant with a linear output head."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+ARCHS = ("seed", "linear")
+
+
+@dataclass
+class ModelConfig:
+    n_features: int
+    hidden: int = 64
+    layers: int = 1
+    arch: str = "linear"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LSTMAutoencoder(nn.Module):
+    """encoder LSTM -> last layer's final hidden state -> repeated seq_len times -> decoder.
+
+    arch "seed": decoder LSTM(hidden -> features), exactly the seed's class (outputs are
+    bounded by tanh to [-1, 1]).
+    arch "linear": decoder LSTM(hidden -> hidden) followed by Linear(hidden -> features).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.arch not in ARCHS:
+            raise ValueError(f"unknown arch {config.arch!r}")
+        self.config = config
+        f, h, layers = config.n_features, config.hidden, config.layers
+        self.encoder = nn.LSTM(f, h, num_layers=layers, batch_first=True)
+        if config.arch == "seed":
+            self.decoder = nn.LSTM(h, f, num_layers=layers, batch_first=True)
+            self.head: nn.Module = nn.Identity()
+        else:
+            self.decoder = nn.LSTM(h, h, num_layers=layers, batch_first=True)
+            self.head = nn.Linear(h, f)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, seq_len, features) -> (batch, hidden), the last layer's final h_T."""
+        _, (hidden, _) = self.encoder(x)  # hidden: (layers, batch, hidden)
+        return hidden[-1]
+
+    def decode(self, code: torch.Tensor, seq_len: int) -> torch.Tensor:
+        """code: (batch, hidden) -> (batch, seq_len, features)."""
+        repeated = code.unsqueeze(1).expand(-1, seq_len, -1)  # (batch, seq_len, hidden)
+        out, _ = self.decoder(repeated)  # (batch, seq_len, features or hidden)
+        return self.head(out)  # (batch, seq_len, features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, seq_len, features) -> reconstruction of the same shape."""
+        return self.decode(self.encode(x), x.size(1))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

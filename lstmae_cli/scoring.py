@@ -1,0 +1,128 @@
+"""Batched, streaming reconstruction errors and the window -> row mapping.
+
+A row's error for a feature is the mean of its squared reconstruction error over every
+window that covers it; edge rows are covered by fewer windows, never padded. Its score is
+the mean of those per-feature errors. The same code scores the held-out part at training
+time and any input at score time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import InputError
+from .windows import gather_windows, window_starts
+
+
+def reconstruction_errors(model: nn.Module, windows: torch.Tensor) -> torch.Tensor:
+    """windows: (batch, seq_len, features) -> squared errors, same shape."""
+    reconstruction = model(windows)  # (batch, seq_len, features)
+    return (reconstruction - windows).square()
+
+
+class RowScorer:
+    """Scores one series pushed in chunks; emits rows once no future window can cover them.
+
+    Between pushes it keeps the rows not yet final plus the seq_len - 1 rows before them
+    (the context a last window at the end of the series needs), so memory does not grow
+    with the length of the series and a chunked run gives the same rows as one push.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        seq_len: int,
+        stride: int = 1,
+        batch_size: int = 2048,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if not 1 <= stride <= seq_len:
+            raise InputError(f"score stride must be between 1 and seq_len ({seq_len})")
+        self.model, self.seq_len, self.stride = model, seq_len, stride
+        self.batch_size, self.device = batch_size, torch.device(device)
+        n_features = _n_features(model)
+        self.rows = torch.empty((0, n_features), dtype=torch.float32)  # (kept, features)
+        self.sums = torch.zeros((0, n_features), dtype=torch.float64)  # (kept, features)
+        self.counts = torch.zeros(0, dtype=torch.int64)  # (kept,)
+        self.pending_from = 0  # first kept row not yet emitted
+        self.next_start = 0  # start of the next window, as an index into the kept rows
+        self.total_rows = 0
+
+    def push(self, values: np.ndarray) -> np.ndarray:
+        """values: (rows, features) scaled -> per-feature errors of the rows now final."""
+        new = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+        self.rows = torch.cat([self.rows, new])
+        self.sums = torch.cat([self.sums, torch.zeros(new.shape, dtype=torch.float64)])
+        self.counts = torch.cat([self.counts, torch.zeros(len(new), dtype=torch.int64)])
+        self.total_rows += len(new)
+        starts = window_starts(len(self.rows) - self.next_start, self.seq_len, self.stride)
+        if len(starts):
+            self._accumulate(starts + self.next_start)
+            self.next_start += int(starts[-1]) + self.stride
+        errors = self._emit(min(self.next_start, len(self.rows)))
+        self._drop_context()
+        return errors
+
+    def finish(self) -> np.ndarray:
+        """Errors of the remaining rows; a last window ending at the last row covers the tail."""
+        if self.total_rows < self.seq_len:
+            raise InputError(
+                f"series has {self.total_rows} rows, fewer than seq_len {self.seq_len}"
+            )
+        if bool((self.counts[self.pending_from :] == 0).any()):
+            self._accumulate(np.array([len(self.rows) - self.seq_len]))
+        return self._emit(len(self.rows))
+
+    def _accumulate(self, starts: np.ndarray) -> None:
+        """Add the squared errors of the windows at `starts` (kept-row indices) to their rows."""
+        offsets = torch.arange(self.seq_len)
+        rows = self.rows.to(self.device)
+        for begin in range(0, len(starts), self.batch_size):
+            batch = torch.from_numpy(starts[begin : begin + self.batch_size])
+            windows = gather_windows(rows, batch.to(self.device), self.seq_len)
+            with torch.inference_mode():
+                errors = reconstruction_errors(self.model, windows).cpu()  # (b, L, F)
+            index = (batch[:, None] + offsets).reshape(-1)  # (b * L,)
+            self.sums.index_add_(0, index, errors.reshape(-1, errors.shape[-1]).double())
+            self.counts.index_add_(0, index, torch.ones_like(index))
+
+    def _emit(self, end: int) -> np.ndarray:
+        """Errors of kept rows [pending_from, end) -> (rows, features); they become context."""
+        sums, counts = self.sums[self.pending_from : end], self.counts[self.pending_from : end]
+        self.pending_from = max(self.pending_from, end)
+        return (sums / counts.clamp(min=1)[:, None]).numpy()
+
+    def _drop_context(self) -> None:
+        """Forget emitted rows beyond the seq_len - 1 a final window may still need."""
+        drop = min(self.pending_from, len(self.rows) - (self.seq_len - 1))
+        if drop > 0:
+            self.rows, self.sums, self.counts = (
+                self.rows[drop:],
+                self.sums[drop:],
+                self.counts[drop:],
+            )
+            self.pending_from -= drop
+            self.next_start -= drop
+
+
+def _n_features(model: nn.Module) -> int:
+    return int(model.config.n_features)
+
+
+def score_series(
+    model: nn.Module, values: np.ndarray, seq_len: int, stride: int = 1, batch_size: int = 2048
+) -> np.ndarray:
+    """values: (rows, features) scaled -> (rows, features) per-feature row errors."""
+    scorer = RowScorer(model, seq_len, stride, batch_size, _device_of(model))
+    return np.concatenate([scorer.push(values), scorer.finish()])
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def row_scores(feature_errors: np.ndarray) -> np.ndarray:
+    """(rows, features) -> (rows,): the mean over features."""
+    return feature_errors.mean(axis=1)
