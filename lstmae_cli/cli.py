@@ -64,6 +64,12 @@ class Missing(str, Enum):
     error = "error"
 
 
+class Scoring(str, Enum):
+    mahalanobis = "mahalanobis"
+    normalized = "normalized"
+    mean = "mean"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -167,7 +173,7 @@ def train(
     data: Annotated[
         list[str],
         typer.Argument(
-            help="Training files of normal data (CSV, Parquet, or - for stdin); each is its own series."
+            help="Files of normal data (CSV, Parquet, or - for stdin); each is its own series."
         ),
     ],
     output: Annotated[
@@ -187,7 +193,8 @@ def train(
     arch: Annotated[
         Arch,
         typer.Option(
-            help="seed: the seed's decoder LSTM(hidden->features); linear: LSTM(hidden->hidden) + Linear."
+            help="seed: decoder LSTM(hidden->features) as in the seed; "
+            "linear: LSTM(hidden->hidden) + Linear(hidden->features)."
         ),
     ] = Arch.linear,
     scaler: Annotated[
@@ -209,6 +216,13 @@ def train(
     missing: Annotated[
         Missing, typer.Option(help="What to do with missing values.")
     ] = Missing.ffill,
+    scoring: Annotated[
+        Scoring,
+        typer.Option(
+            help="How per-feature errors become a row score: mahalanobis (Gaussian fitted on "
+            "held-out errors), normalized (each feature over its normal level) or mean."
+        ),
+    ] = Scoring.mahalanobis,
     threshold_method: Annotated[
         ThresholdMethod, typer.Option(help="How the threshold is learned from held-out scores.")
     ] = ThresholdMethod.quantile,
@@ -245,6 +259,7 @@ def train(
         seed=seed,
         device=device.value,
         missing=missing.value,
+        scoring=scoring.value,
         threshold_method=threshold_method.value,
         threshold_params={"q": q, "k": k},
         max_windows_per_epoch=max_windows_per_epoch,
@@ -371,7 +386,8 @@ def _at_level(rows, scorer, level: Level, merge_gap: int, min_rows: int, tally):
         yield from windows_from_rows(rows, size, detector.threshold_, id_column, time_column)
     else:
         features = detector.roles_.features
-        builder = EventBuilder(features, merge_gap, min_rows, id_column, time_column)
+        weights = 1.0 / detector.score_model_.center
+        builder = EventBuilder(features, weights, merge_gap, min_rows, id_column, time_column)
         for event in events_from_rows(rows, builder):
             tally["events"] += 1
             yield pd.DataFrame([event])

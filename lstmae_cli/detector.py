@@ -18,7 +18,7 @@ from .data import ColumnRoles, MissingFiller, feature_matrix, resolve_roles, spl
 from .errors import BundleError, InputError, UsageError
 from .model import ARCHS, LSTMAutoencoder, ModelConfig, count_parameters
 from .scaling import AffineScaler, fit_scaler
-from .scoring import RowScorer, row_scores
+from .scoring import SCORINGS, RowScorer, ScoreModel, fit_score_model
 from .thresholds import fit_threshold
 from .train import TrainSettings, resolve_device, train_autoencoder
 from .windows import WindowBank
@@ -43,6 +43,7 @@ class DetectorParams:
     seed: int = 0
     device: str = "cpu"
     missing: str = "ffill"
+    scoring: str = "mahalanobis"
     threshold_method: str = "quantile"
     threshold_params: dict = field(default_factory=dict)
     max_windows_per_epoch: int | None = None
@@ -60,6 +61,8 @@ class DetectorParams:
             raise UsageError("--val-fraction must be in [0, 1)")
         if self.lr <= 0:
             raise UsageError("--lr must be positive")
+        if self.scoring not in SCORINGS:
+            raise UsageError(f"--scoring must be one of {', '.join(SCORINGS)}")
         if self.arch not in ARCHS:
             raise UsageError(f"--arch must be one of {', '.join(ARCHS)}")
 
@@ -83,6 +86,7 @@ class Detector:
         self.threshold_: float | None = None
         self.threshold_method_: str = self.params.threshold_method
         self.threshold_params_: dict = {}
+        self.score_model_: ScoreModel | None = None
         self.val_scores_: np.ndarray = np.empty(0)
         self.history_: list[dict] = []
         self.data_info_: dict = {}
@@ -126,9 +130,9 @@ class Detector:
             "train_seconds": round(result.seconds, 3),
             "best_epoch": result.best_epoch,
         }
-        self.val_scores_ = np.concatenate(
-            [row_scores(self.feature_errors(v)) for v in (val_scaled or train_scaled)]
-        )
+        val_errors = np.concatenate([self.feature_errors(v) for v in val_scaled or train_scaled])
+        self.score_model_ = fit_score_model(p.scoring, val_errors)  # (rows, F) -> (rows,)
+        self.val_scores_ = self.score_model_.score(val_errors)
         self.set_threshold_from_scores(self.val_scores_, p.threshold_method, **p.threshold_params)
         return self
 
@@ -236,6 +240,8 @@ class Detector:
         tensors["scaler.offset"] = torch.from_numpy(self.scaler_.offset)
         tensors["scaler.scale"] = torch.from_numpy(self.scaler_.scale)
         tensors["threshold.val_scores"] = torch.from_numpy(np.sort(self.val_scores_))
+        tensors["score.center"] = torch.from_numpy(self.score_model_.center)
+        tensors["score.precision"] = torch.from_numpy(self.score_model_.precision)
         save_bundle(path, tensors, self.metadata())
 
     def metadata(self) -> dict:
@@ -284,6 +290,10 @@ class Detector:
         if offset.shape != (config.n_features,) or scale.shape != (config.n_features,):
             raise ValueError("scaler arrays do not match the feature count")
         detector.scaler_ = AffineScaler(meta["scaler"], offset, scale)
+        center, precision = tensors["score.center"].numpy(), tensors["score.precision"].numpy()
+        if center.shape != offset.shape or precision.shape != (len(center), len(center)):
+            raise ValueError("score calibration arrays do not match the feature count")
+        detector.score_model_ = ScoreModel(detector.params.scoring, center, precision)
         threshold = meta["threshold"]
         detector.threshold_ = float(threshold["value"])
         detector.threshold_method_ = threshold["method"]

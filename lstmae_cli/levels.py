@@ -76,12 +76,14 @@ class EventBuilder:
     def __init__(
         self,
         features: list[str],
+        weights: np.ndarray,
         merge_gap: int = 0,
         min_rows: int = 1,
         id_column: str | None = None,
         time_column: str | None = None,
     ) -> None:
         self.features, self.merge_gap, self.min_rows = features, merge_gap, min_rows
+        self.weights = weights  # (features,): makes each feature's error relative to normal
         self.id_column, self.time_column = id_column, time_column
         self.open: dict[str, OpenEvent] = {}
         self.error_columns = [f"err_{f}" for f in features]
@@ -93,7 +95,7 @@ class EventBuilder:
         flagged = frame[frame["is_anomaly"].to_numpy()]
         rows = flagged["row"].to_numpy()
         labels = _label(flagged, self.time_column)
-        errors = flagged[self.error_columns].to_numpy()  # (flagged, features)
+        errors = flagged[self.error_columns].to_numpy() * self.weights  # (flagged, features)
         scores = flagged["score"].to_numpy()
         for i in range(len(flagged)):
             event = self.open.get(key)

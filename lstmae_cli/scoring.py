@@ -8,6 +8,8 @@ time and any input at score time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -25,8 +27,8 @@ def reconstruction_errors(model: nn.Module, windows: torch.Tensor) -> torch.Tens
 class RowScorer:
     """Scores one series pushed in chunks; emits rows once no future window can cover them.
 
-    Between pushes it keeps the rows not yet final plus the seq_len - 1 rows before them
-    (the context a last window at the end of the series needs), so memory does not grow
+    Between pushes it keeps the rows not yet final and enough rows before them for a last
+    window ending at the final row (seq_len rows in all), so memory does not grow
     with the length of the series and a chunked run gives the same rows as one push.
     """
 
@@ -95,8 +97,8 @@ class RowScorer:
         return (sums / counts.clamp(min=1)[:, None]).numpy()
 
     def _drop_context(self) -> None:
-        """Forget emitted rows beyond the seq_len - 1 a final window may still need."""
-        drop = min(self.pending_from, len(self.rows) - (self.seq_len - 1))
+        """Forget emitted rows beyond the seq_len a final window may still need."""
+        drop = min(self.pending_from, len(self.rows) - self.seq_len)
         if drop > 0:
             self.rows, self.sums, self.counts = (
                 self.rows[drop:],
@@ -123,6 +125,49 @@ def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def row_scores(feature_errors: np.ndarray) -> np.ndarray:
-    """(rows, features) -> (rows,): the mean over features."""
-    return feature_errors.mean(axis=1)
+SCORINGS = ("mahalanobis", "normalized", "mean")
+
+
+@dataclass
+class ScoreModel:
+    """Turns a row's per-feature errors into one score, calibrated on held-out normal errors.
+
+    mean:        the mean of the per-feature errors.
+    normalized:  the mean of each feature's error divided by its held-out mean error, so a
+                 channel that is always hard to reconstruct does not drown the others.
+    mahalanobis: the squared Mahalanobis distance of the error vector from a Gaussian
+                 fitted on held-out errors (Malhotra et al., 2016).
+    """
+
+    method: str
+    center: np.ndarray  # (features,) mean held-out error of each feature
+    precision: np.ndarray  # (features, features) inverse covariance of held-out errors
+
+    def score(self, errors: np.ndarray) -> np.ndarray:
+        """(rows, features) -> (rows,)."""
+        if self.method == "mean":
+            return errors.mean(axis=1)
+        if self.method == "normalized":
+            return (errors / self.center).mean(axis=1)
+        centered = errors - self.center  # (rows, features)
+        return np.einsum("ij,jk,ik->i", centered, self.precision, centered)
+
+    def shares(self, errors: np.ndarray) -> np.ndarray:
+        """(rows, features) -> each feature's error relative to its normal level."""
+        return errors / self.center
+
+
+def fit_score_model(method: str, errors: np.ndarray) -> ScoreModel:
+    """Fit `method` on (rows, features) held-out per-feature errors."""
+    if method not in SCORINGS:
+        raise InputError(f"unknown scoring {method!r} (choose from {', '.join(SCORINGS)})")
+    errors = np.asarray(errors, dtype=np.float64)
+    center = np.maximum(errors.mean(axis=0), 1e-12)
+    covariance = np.atleast_2d(np.cov(errors, rowvar=False))
+    ridge = 1e-6 * max(float(np.trace(covariance)) / len(center), 1e-12)
+    precision = np.linalg.pinv(covariance + ridge * np.eye(len(center)))
+    return ScoreModel(method, center, precision)
+
+
+def identity_score_model(n_features: int) -> ScoreModel:
+    return ScoreModel("mean", np.ones(n_features), np.eye(n_features))

@@ -108,12 +108,13 @@ class StreamScorer:
         frame = emitted.reset_index(drop=True)
         frame.insert(len(frame.columns), "row", np.arange(state.next_row, state.next_row + n))
         state.next_row += n
-        return frame.assign(**score_columns(errors, self.features, self.detector.threshold_))
+        columns = score_columns(errors, self.features, self.detector)
+        return frame.assign(**columns)
 
 
-def score_columns(errors: np.ndarray, features: list[str], threshold: float) -> dict:
+def score_columns(errors: np.ndarray, features: list[str], detector: Detector) -> dict:
     """(rows, features) per-feature errors -> the score columns of the row-level output."""
-    scores = errors.mean(axis=1)
+    scores, threshold = detector.score_model_.score(errors), detector.threshold_
     columns = {"score": scores, "threshold": np.full(len(scores), threshold)}
     columns["is_anomaly"] = scores > threshold
     columns |= {f"err_{name}": errors[:, i] for i, name in enumerate(features)}

@@ -1,0 +1,91 @@
+"""The bundle: round trip, atomic writes, and files that must be refused without running."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from lstmae_cli import Detector
+from lstmae_cli.bundle import load_bundle, save_bundle
+from lstmae_cli.errors import BundleError
+
+
+def test_round_trip_keeps_everything(tiny_model, small_frame):
+    detector = Detector.load(tiny_model)
+    again_path = tiny_model.parent / "again.safetensors"
+    detector.save(again_path)
+    again = Detector.load(again_path)
+    assert again.roles_.features == ["f0", "f1", "f2"]
+    assert again.threshold_ == detector.threshold_
+    assert again.history_ == detector.history_
+    for name, tensor in detector.model_.state_dict().items():
+        torch.testing.assert_close(tensor, again.model_.state_dict()[name])
+    a = detector.score_frame(small_frame)["score"].to_numpy()
+    b = again.score_frame(small_frame)["score"].to_numpy()
+    np.testing.assert_array_equal(a, b)
+
+
+def test_metadata_is_json_in_the_header(tiny_model):
+    tensors, meta = load_bundle(tiny_model)
+    assert meta["format"] == "lstmae-bundle" and meta["format_version"] == 1
+    assert meta["columns"]["features"] == ["f0", "f1", "f2"]
+    assert meta["threshold"]["method"] == "quantile"
+    assert {"scaler.offset", "scaler.scale"} <= set(tensors)
+    assert meta["versions"]["torch"] == torch.__version__
+
+
+def test_pickle_posing_as_model_is_never_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.safetensors"
+    evil.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(BundleError, match="not an lstmae model file"):
+        Detector.load(evil)
+    torch.save({"x": Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(BundleError):
+        Detector.load(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+def test_truncated_and_foreign_files(tmp_path, tiny_model):
+    truncated = tmp_path / "cut.safetensors"
+    truncated.write_bytes(tiny_model.read_bytes()[:200])
+    with pytest.raises(BundleError):
+        Detector.load(truncated)
+    foreign = tmp_path / "foreign.safetensors"
+    save_bundle(foreign, {"w": torch.zeros(2)}, {})
+    with pytest.raises(BundleError, match="does not match"):
+        Detector.load(foreign)
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "future.safetensors"
+    save_file(
+        {"w": torch.zeros(1)},
+        path,
+        metadata={"lstmae": '{"format": "lstmae-bundle", "format_version": 99}'},
+    )
+    with pytest.raises(BundleError, match="newer"):
+        load_bundle(path)
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", broken)
+    target = tmp_path / "m.safetensors"
+    with pytest.raises(RuntimeError):
+        save_bundle(target, {"w": torch.zeros(1)}, {})
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,201 @@
+"""Every command through Typer's runner, plus real subprocess pipelines and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from lstmae_cli.cli import app
+
+runner = CliRunner()
+FAST_ARGS = ["--seq-len", "16", "--hidden", "16", "--epochs", "3", "--batch-size", "64"]
+
+
+def run(*args: str, input: str | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def test_help_lists_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("train", "score", "threshold", "evaluate", "inspect"):
+        assert command in result.output
+
+
+def test_train_writes_a_bundle(tmp_path, small_csv):
+    model = tmp_path / "m.safetensors"
+    result = run("train", small_csv, "-o", model, *FAST_ARGS, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert model.is_file()
+    info = json.loads(run("inspect", model, "--format", "json").stdout)
+    assert info["params"]["seq_len"] == 16
+    assert info["columns"]["time"] == "timestamp"
+    assert len(info["history"]) >= 1
+
+
+def test_score_rows_has_one_row_per_input_row(tiny_model, small_csv, small_frame):
+    result = run("score", tiny_model, small_csv, "--quiet")
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    assert len(out) == len(small_frame)
+    assert list(out.columns[:2]) == ["timestamp", "row"]
+    assert {"score", "threshold", "is_anomaly", "err_f0", "err_f1", "err_f2"} <= set(out.columns)
+    assert out["timestamp"].tolist() == small_frame["timestamp"].tolist()
+
+
+def test_score_from_stdin(tiny_model, small_frame):
+    result = run("score", tiny_model, "-", "--quiet", input=small_frame.to_csv(index=False))
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(pd.io.common.StringIO(result.stdout))) == len(small_frame)
+
+
+def test_window_and_event_levels(tiny_model, small_csv):
+    windows = run("score", tiny_model, small_csv, "--level", "window", "--quiet")
+    assert windows.exit_code == 0, windows.output
+    frame = pd.read_csv(pd.io.common.StringIO(windows.stdout))
+    assert list(frame.columns[:2]) == ["start", "end"] and len(frame) == 600 // 16 + 1
+    events = run("score", tiny_model, small_csv, "--level", "event", "--threshold", "0")
+    assert events.exit_code == 0, events.output
+    frame = pd.read_csv(pd.io.common.StringIO(events.stdout))
+    assert len(frame) == 1 and frame["rows"].iloc[0] == 600  # everything flagged: one event
+    assert frame["top_feature"].iloc[0] in {"f0", "f1", "f2"}
+
+
+def test_fail_on_anomaly_exit_code(tiny_model, small_csv):
+    flagged = run("score", tiny_model, small_csv, "--threshold", "0", "--fail-on-anomaly", "-q")
+    assert flagged.exit_code == 3
+    clean = run("score", tiny_model, small_csv, "--threshold", "1e9", "--fail-on-anomaly", "-q")
+    assert clean.exit_code == 0
+
+
+def test_threshold_refit_prints_old_and_new(tmp_path, tiny_model, small_csv):
+    model = tmp_path / "copy.safetensors"
+    model.write_bytes(tiny_model.read_bytes())
+    result = run("threshold", model, small_csv, "--method", "quantile", "--q", "0.5")
+    assert result.exit_code == 0, result.output
+    assert "old threshold" in result.output and "new threshold" in result.output
+    info = json.loads(run("inspect", model, "--format", "json").stdout)
+    assert info["threshold"]["params"] == {"q": 0.5}
+    before = json.loads(run("inspect", tiny_model, "--format", "json").stdout)
+    assert info["threshold"]["value"] < before["threshold"]["value"]
+
+
+def test_threshold_keeps_the_weights(tmp_path, tiny_model, small_csv):
+    from safetensors.torch import load_file
+
+    model = tmp_path / "copy.safetensors"
+    model.write_bytes(tiny_model.read_bytes())
+    assert run("threshold", model, small_csv, "--method", "mad", "--k", "3").exit_code == 0
+    old, new = load_file(tiny_model), load_file(model)
+    for name in old:
+        if name.startswith("model."):
+            assert (old[name] == new[name]).all()
+
+
+def test_evaluate_reports_baselines(tiny_model, small_frame, tmp_path):
+    labelled = small_frame.assign(label=0)
+    labelled.loc[100:120, "label"] = 1
+    labelled.loc[100:120, "f1"] += 3
+    path = tmp_path / "labelled.csv"
+    labelled.to_csv(path, index=False)
+    result = run("evaluate", tiny_model, path, "--label-column", "label", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == {"lstmae", "flag_all", "flag_none"}
+    assert report["flag_all"]["recall"] == 1.0
+    assert report["lstmae"]["event_recall"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["score", "MODEL", "missing.csv"], 1, "no such file"),
+        (["score", "nope.safetensors", "DATA"], 1, "no such model file"),
+        (["score", "DATA", "DATA"], 1, "not an lstmae model file"),
+        (["train", "DATA", "-o", "x.safetensors", "--seq-len", "0"], 2, "--seq-len"),
+        (["train", "DATA", "-o", "no/such/dir/m.safetensors"], 1, "does not exist"),
+        (["score", "MODEL", "DATA", "--level", "bogus"], 2, "bogus"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code(tiny_model, small_csv, args, code, message):
+    args = [str(tiny_model) if a == "MODEL" else str(small_csv) if a == "DATA" else a for a in args]
+    result = run(*args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_feature_at_score_time_is_named(tiny_model, small_frame, tmp_path):
+    path = tmp_path / "partial.csv"
+    small_frame.drop(columns=["f1"]).to_csv(path, index=False)
+    result = run("score", tiny_model, path)
+    assert result.exit_code == 1
+    assert "missing column(s) f1" in result.output
+
+
+def test_columns_matched_by_name_not_position(tiny_model, small_frame, tmp_path):
+    path = tmp_path / "reordered.csv"
+    small_frame[["f2", "timestamp", "f0", "f1"]].assign(extra=1.0).to_csv(path, index=False)
+    reordered = run("score", tiny_model, path, "-q")
+    original = run("score", tiny_model, "-", "-q", input=small_frame.to_csv(index=False))
+    a = pd.read_csv(pd.io.common.StringIO(reordered.stdout))
+    b = pd.read_csv(pd.io.common.StringIO(original.stdout))
+    pd.testing.assert_series_equal(a["score"], b["score"])
+
+
+def lstmae(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lstmae_cli", *map(str, args)]
+
+
+def test_real_subprocess_pipeline(tiny_model, small_csv):
+    """cat file | lstmae score model - | lstmae-free consumer, through real pipes."""
+    cat = subprocess.Popen(["cat", str(small_csv)], stdout=subprocess.PIPE)
+    score = subprocess.run(
+        lstmae("score", tiny_model, "-", "--only-anomalies", "--threshold", "0", "-q"),
+        stdin=cat.stdout,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    cat.wait()
+    assert score.returncode == 0, score.stderr
+    lines = score.stdout.strip().splitlines()
+    assert lines[0].startswith("timestamp,row,score")
+    assert len(lines) == 601
+
+
+def test_head_closing_the_pipe_is_quiet(tiny_model, small_csv):
+    result = subprocess.run(
+        f"{' '.join(lstmae('score', tiny_model, small_csv, '-q'))} | head -n 2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert len(result.stdout.splitlines()) == 2
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
+def test_help_is_fast_and_does_not_import_torch():
+    code = (
+        "import sys; from lstmae_cli.cli import app; "
+        "print('torch' in sys.modules, 'pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+    began = time.perf_counter()
+    subprocess.run(lstmae("--help"), capture_output=True, check=True)
+    assert time.perf_counter() - began < 2.0  # generous for CI; `make bench` reports the real time
+
+
+def test_python_dash_m_works(tmp_path):
+    out = subprocess.run(lstmae("--version"), capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("lstmae ")
+    assert Path(sys.executable).exists()

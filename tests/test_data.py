@@ -1,0 +1,124 @@
+"""Reading CSV / Parquet / stdin, delimiter sniffing, column roles, numeric checks."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmae_cli.data import (
+    MissingFiller,
+    detect_time_column,
+    feature_matrix,
+    read_frame,
+    read_frames,
+    resolve_roles,
+    sniff_delimiter,
+    split_series,
+)
+from lstmae_cli.errors import InputError
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_delimiters_are_detected(tmp_path, sep):
+    path = tmp_path / "d.csv"
+    path.write_text(
+        sep.join(["time", "a", "b"]) + "\n" + sep.join(["2026-01-01", "1.5", "2"]) + "\n"
+    )
+    frame = read_frame(path)
+    assert list(frame.columns) == ["time", "a", "b"]
+    assert frame["a"].iloc[0] == 1.5
+
+
+def test_sniff_defaults_to_comma_for_one_column():
+    assert sniff_delimiter(b"value\n1\n2\n") == ","
+
+
+def test_bom_is_stripped(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffa,b\n1,2\n".encode())
+    assert list(read_frame(path).columns) == ["a", "b"]
+
+
+def test_parquet_is_read_by_content(tmp_path, small_frame):
+    path = tmp_path / "x.data"  # no extension: detected by the magic bytes
+    small_frame.to_parquet(path)
+    frame = read_frame(path)
+    pd.testing.assert_frame_equal(frame, small_frame)
+
+
+def test_stdin_is_read(monkeypatch, small_frame):
+    text = small_frame.to_csv(index=False).encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(text))))
+    frame = read_frame("-")
+    assert len(frame) == len(small_frame)
+
+
+def test_chunks_cover_the_file(small_csv, small_frame):
+    chunks = list(read_frames(small_csv, chunk_rows=100))
+    assert [len(c) for c in chunks] == [100] * 6
+    assert sum(len(c) for c in chunks) == len(small_frame)
+
+
+def test_missing_file_and_empty_file(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_frame(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(InputError, match="empty"):
+        read_frame(tmp_path / "empty.csv")
+
+
+def test_time_column_is_detected_and_not_a_feature(small_frame):
+    assert detect_time_column(small_frame) == "timestamp"
+    roles = resolve_roles(small_frame, "x")
+    assert roles.time == "timestamp"
+    assert roles.features == ["f0", "f1", "f2"]
+
+
+def test_roles_exclude_label_and_id():
+    frame = pd.DataFrame({"id": [1, 1], "a": [1.0, 2.0], "label": [0, 1], "b": [3.0, 4.0]})
+    roles = resolve_roles(frame, "x", id_column="id", label="label")
+    assert roles.features == ["a", "b"]
+
+
+def test_named_missing_column_is_reported():
+    frame = pd.DataFrame({"a": [1.0]})
+    with pytest.raises(InputError, match="missing column.*zz"):
+        resolve_roles(frame, "f.csv", features=["a", "zz"])
+
+
+def test_text_in_numeric_column_names_column_and_row():
+    frame = pd.DataFrame({"a": ["1", "2", "oops", "4"]})
+    with pytest.raises(InputError, match=r"column 'a', row 3: 'oops' is not a number"):
+        feature_matrix(frame, ["a"], "f.csv")
+
+
+def test_inf_becomes_missing_and_is_filled():
+    frame = pd.DataFrame({"a": [1.0, np.inf, 3.0], "b": [np.nan, 1.0, 2.0]})
+    values = feature_matrix(frame, ["a", "b"], "f")
+    filled = MissingFiller("ffill", ["a", "b"], "f")(values)
+    np.testing.assert_array_equal(filled, [[1, 1], [1, 1], [3, 2]])
+
+
+def test_filler_carries_last_value_across_chunks():
+    filler = MissingFiller("ffill", ["a"], "f")
+    filler(np.array([[1.0], [2.0]], np.float32))
+    np.testing.assert_array_equal(filler(np.array([[np.nan], [5.0]], np.float32)), [[2.0], [5.0]])
+
+
+def test_missing_error_policy():
+    with pytest.raises(InputError, match="row 2"):
+        MissingFiller("error", ["a"], "f")(np.array([[1.0], [np.nan]], np.float32))
+
+
+def test_series_are_split_by_id_and_sorted_by_time():
+    frame = pd.DataFrame(
+        {"id": ["a", "b", "a", "b"], "t": [2, 1, 1, 2], "v": [20.0, 1.0, 10.0, 2.0]}
+    )
+    roles = resolve_roles(frame, "x", time="t", id_column="id")
+    series = dict(split_series(frame, roles))
+    assert series["a"]["v"].tolist() == [10.0, 20.0]
+    assert series["b"]["v"].tolist() == [1.0, 2.0]

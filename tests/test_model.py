@@ -1,0 +1,95 @@
+"""Fidelity to the seed document: shapes, one LSTM step by hand, the seed's own class."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lstmae_cli.model import LSTMAutoencoder, ModelConfig
+
+
+class SeedLSTMAutoencoder(nn.Module):
+    """The reference class, verbatim from the seed document."""
+
+    def __init__(self, input_dim, hidden_dim):
+        super().__init__()
+        self.encoder = nn.LSTM(input_dim, hidden_dim, batch_first=True)
+        self.decoder = nn.LSTM(hidden_dim, input_dim, batch_first=True)
+        self.hidden_dim = hidden_dim
+
+    def forward(self, x):
+        x, (hidden, cell) = self.encoder(x)
+        x = hidden.repeat(x.size(1), 1, 1).permute(1, 0, 2)
+        x, _ = self.decoder(x)
+        return x
+
+
+def test_seed_shapes():
+    torch.manual_seed(0)
+    model = LSTMAutoencoder(ModelConfig(n_features=10, hidden=64, arch="seed"))
+    x = torch.randn(32, 50, 10)
+    code = model.encode(x)
+    assert code.shape == (32, 64)
+    repeated = code.unsqueeze(1).expand(-1, 50, -1)
+    assert repeated.shape == (32, 50, 64)
+    decoded, _ = model.decoder(repeated)
+    assert decoded.shape == (32, 50, 10)
+    assert model(x).shape == (32, 50, 10)
+
+
+def test_linear_variant_shapes_and_unbounded_output():
+    model = LSTMAutoencoder(ModelConfig(n_features=10, hidden=64, arch="linear"))
+    assert model(torch.randn(4, 50, 10)).shape == (4, 50, 10)
+    with torch.no_grad():
+        model.head.bias.fill_(5.0)
+    assert model(torch.randn(2, 8, 10)).max() > 1.0  # not bounded by tanh
+    seed = LSTMAutoencoder(ModelConfig(n_features=10, hidden=64, arch="seed"))
+    assert seed(torch.randn(2, 8, 10) * 100).abs().max() <= 1.0
+
+
+def test_seed_arch_equals_the_seed_class():
+    torch.manual_seed(1)
+    ours = LSTMAutoencoder(ModelConfig(n_features=10, hidden=64, arch="seed"))
+    reference = SeedLSTMAutoencoder(10, 64)
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(32, 50, 10)
+    torch.testing.assert_close(ours(x), reference(x))
+
+
+def test_one_lstm_step_by_hand_matches_the_framework():
+    torch.manual_seed(2)
+    lstm = nn.LSTM(10, 64, batch_first=True)
+    # PyTorch stacks the gates as (i, f, g, o); split into the seed's W_i, W_f, W_c, W_o.
+    w_ih, w_hh = lstm.weight_ih_l0.detach(), lstm.weight_hh_l0.detach()
+    bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()
+    weights = torch.cat([w_hh, w_ih], dim=1)  # (256, 74): acts on [h_{t-1}, x_t]
+    w_i, w_f, w_c, w_o = weights.split(64)
+    b_i, b_f, b_c, b_o = bias.split(64)
+    for w in (w_i, w_f, w_c, w_o):
+        assert w.shape == (64, 74)
+    for b in (b_i, b_f, b_c, b_o):
+        assert b.shape == (64,)
+    x = torch.randn(32, 1, 10)
+    h0, c0 = torch.randn(1, 32, 64), torch.randn(1, 32, 64)
+    out, (h1, c1) = lstm(x, (h0, c0))
+    hx = torch.cat([h0[0], x[:, 0]], dim=1)  # (32, 74)
+    f = torch.sigmoid(hx @ w_f.T + b_f)
+    i = torch.sigmoid(hx @ w_i.T + b_i)
+    o = torch.sigmoid(hx @ w_o.T + b_o)
+    c_tilde = torch.tanh(hx @ w_c.T + b_c)
+    c = f * c0[0] + i * c_tilde
+    h = o * torch.tanh(c)
+    torch.testing.assert_close(c, c1[0])
+    torch.testing.assert_close(h, h1[0])
+    torch.testing.assert_close(h, out[:, 0])
+
+
+def test_multilayer_encoder_uses_the_last_layer_state():
+    torch.manual_seed(3)
+    model = LSTMAutoencoder(ModelConfig(n_features=5, hidden=16, layers=3))
+    x = torch.randn(4, 12, 5)
+    outputs, (hidden, _) = model.encoder(x)
+    assert hidden.shape == (3, 4, 16)
+    torch.testing.assert_close(model.encode(x), hidden[-1])
+    torch.testing.assert_close(model.encode(x), outputs[:, -1])
+    assert model(x).shape == (4, 12, 5)

@@ -1,0 +1,96 @@
+"""Zero-copy windows, and row scores as the mean over every covering window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lstmae_cli.model import LSTMAutoencoder, ModelConfig
+from lstmae_cli.scoring import RowScorer, reconstruction_errors, score_series
+from lstmae_cli.windows import WindowBank, sliding_view, window_starts
+
+
+def test_sliding_view_shares_memory():
+    rows = torch.arange(40, dtype=torch.float32).reshape(20, 2)
+    view = sliding_view(rows, 5, 1)
+    assert view.shape == (16, 5, 2)
+    assert view.untyped_storage().data_ptr() == rows.untyped_storage().data_ptr()
+    torch.testing.assert_close(view[3], rows[3:8])
+
+
+def test_bank_windows_never_cross_series():
+    a = np.zeros((10, 2), np.float32)
+    b = np.ones((7, 2), np.float32)
+    bank = WindowBank.from_series([a, b], seq_len=4, stride=1)
+    assert len(bank) == (10 - 4 + 1) + (7 - 4 + 1)
+    windows = bank.batch(torch.arange(len(bank)))
+    assert windows.shape == (len(bank), 4, 2)
+    per_window = windows[:, :, 0]
+    assert torch.all((per_window == 0).all(1) | (per_window == 1).all(1))
+
+
+def test_window_starts_with_stride():
+    assert window_starts(10, 4, 3).tolist() == [0, 3, 6]
+    assert window_starts(3, 4, 1).size == 0
+
+
+def brute_force_row_errors(model, values, seq_len):
+    """Every stride-1 window, each row's mean squared error over the windows covering it."""
+    x = torch.from_numpy(values)
+    windows = sliding_view(x, seq_len, 1).contiguous()
+    with torch.inference_mode():
+        errors = reconstruction_errors(model, windows).numpy()  # (n_windows, L, F)
+    sums = np.zeros(values.shape)
+    counts = np.zeros(len(values))
+    for start in range(len(windows)):
+        sums[start : start + seq_len] += errors[start]
+        counts[start : start + seq_len] += 1
+    return sums / counts[:, None], counts
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return LSTMAutoencoder(ModelConfig(n_features=3, hidden=8)).eval()
+
+
+def test_row_error_is_mean_over_covering_windows(model):
+    values = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    expected, counts = brute_force_row_errors(model, values, 8)
+    assert counts[0] == 1 and counts[-1] == 1 and counts[20] == 8  # edges: fewer, not padded
+    np.testing.assert_allclose(score_series(model, values, 8), expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 8, 13, 50])
+@pytest.mark.parametrize("stride", [1, 3, 8])
+def test_chunked_equals_whole(model, chunk, stride):
+    values = np.random.default_rng(1).normal(size=(61, 3)).astype(np.float32)
+    whole = score_series(model, values, 8, stride)
+    scorer = RowScorer(model, 8, stride)
+    parts = [scorer.push(values[i : i + chunk]) for i in range(0, len(values), chunk)]
+    streamed = np.concatenate([*parts, scorer.finish()])
+    assert streamed.shape == (61, 3)
+    np.testing.assert_allclose(streamed, whole, rtol=1e-5, atol=1e-7)
+
+
+def test_memory_stays_bounded_while_streaming(model):
+    scorer = RowScorer(model, 8, 1)
+    for _ in range(20):
+        scorer.push(np.zeros((100, 3), np.float32))
+        assert len(scorer.rows) <= 8
+    assert scorer.total_rows == 2000
+
+
+def test_stride_still_covers_every_row(model):
+    values = np.random.default_rng(2).normal(size=(30, 3)).astype(np.float32)
+    errors = score_series(model, values, 8, stride=8)
+    assert errors.shape == (30, 3)
+    assert np.isfinite(errors).all() and (errors > 0).all()
+
+
+def test_too_short_series_is_an_error(model):
+    from lstmae_cli.errors import InputError
+
+    with pytest.raises(InputError, match="fewer than seq_len"):
+        score_series(model, np.zeros((5, 3), np.float32), 8)
