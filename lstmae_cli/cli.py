@@ -488,25 +488,7 @@ def _print_report(report: dict, np) -> None:
     Console().print(table)
 
 
-@app.command()
-@handle_errors
-def inspect(
-    model: Annotated[Path, typer.Argument(help="Model bundle.")],
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-) -> None:
-    """What is inside a bundle: config, features, scaler, threshold, history, versions."""
-    import json
-
-    from .bundle import load_bundle
-
-    _, meta = load_bundle(model)
-    if fmt == "json":
-        typer.echo(json.dumps(meta, indent=2))
-        return
-    from rich.console import Console
-    from rich.pretty import Pretty
-
-    Console().print(Pretty(meta))
+from . import cli_views  # noqa: E402,F401  (registers inspect, and later plot / report)
 
 
 def main() -> None:
