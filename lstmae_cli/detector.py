@@ -14,7 +14,14 @@ import torch
 
 from . import __version__
 from .bundle import load_bundle, save_bundle
-from .data import ColumnRoles, MissingFiller, feature_matrix, resolve_roles, split_series
+from .data import (
+    ColumnRoles,
+    MissingFiller,
+    feature_matrix,
+    parse_times,
+    resolve_roles,
+    split_series,
+)
 from .errors import BundleError, InputError, UsageError
 from .model import ARCHS, LSTMAutoencoder, ModelConfig, count_parameters
 from .scaling import AffineScaler, fit_scaler
@@ -139,7 +146,7 @@ class Detector:
     def _collect_series(self, tables, columns, time_column, id_column, exclude) -> list[SeriesData]:
         series: list[SeriesData] = []
         digest = hashlib.sha256()
-        rows = 0
+        rows, time_ends = 0, []
         for name, frame in tables:
             if self.roles_ is None:
                 self.roles_ = resolve_roles(
@@ -150,11 +157,14 @@ class Detector:
                 values = feature_matrix(part, self.roles_.features, label)
                 values = MissingFiller(self.params.missing, self.roles_.features, label)(values)
                 digest.update(values.tobytes())
+                if self.roles_.time:
+                    time_ends += _time_ends(part[self.roles_.time])
                 rows += len(values)
                 series.append(SeriesData(label, values))
         if not series:
             raise InputError("no training data given")
         self.data_info_ = {"rows": rows, "series": len(series), "sha256": digest.hexdigest()}
+        self.data_info_ |= _time_span(time_ends)
         return series
 
     def _split(self, series: SeriesData) -> tuple[np.ndarray, np.ndarray]:
@@ -302,3 +312,17 @@ class Detector:
         detector.history_ = list(meta.get("history", []))
         detector.data_info_ = dict(meta.get("data", {}))
         return detector
+
+
+def _time_ends(column: pd.Series) -> list:
+    """First and last valid time of one series (its rows are already in time order)."""
+    times = parse_times(column).dropna()
+    return [times.iloc[0], times.iloc[-1]] if len(times) else []
+
+
+def _time_span(ends: list) -> dict:
+    """{"time_start", "time_end"} over all series, as text; {} when there is no time."""
+    try:
+        return {"time_start": str(min(ends)), "time_end": str(max(ends))} if ends else {}
+    except TypeError:  # times of different kinds in different files
+        return {}
