@@ -56,6 +56,11 @@ class ThresholdMethod(str, Enum):
     quantile = "quantile"
     sigma = "sigma"
     mad = "mad"
+    manual = "manual"
+    pot = "pot"
+    fbeta = "fbeta"
+    budget = "budget"
+    fpr = "fpr"
 
 
 class Missing(str, Enum):
@@ -166,6 +171,31 @@ IdOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto uses CUDA when present.")]
 
+# Threshold-method parameters (train and threshold); None means the method's default.
+QOpt = Annotated[float | None, typer.Option("--q", help="quantile: the quantile (0.995).")]
+KOpt = Annotated[float | None, typer.Option("--k", help="sigma / mad: the multiplier (4 / 6).")]
+ValueOpt = Annotated[
+    float | None, typer.Option("--value", help="manual: the threshold itself (required).")
+]
+RiskOpt = Annotated[
+    float | None,
+    typer.Option("--risk", help="pot: probability that a normal score exceeds it (0.001)."),
+]
+PotLevelOpt = Annotated[
+    float | None,
+    typer.Option("--pot-level", help="pot: quantile above which the tail is fitted (0.98)."),
+]
+AlertsPerOpt = Annotated[
+    float | None, typer.Option("--alerts-per", help="budget: flag at most this many rows (1)...")
+]
+RowsOpt = Annotated[
+    float | None, typer.Option("--rows", help="budget: ...per this many rows (1000).")
+]
+AlphaOpt = Annotated[
+    float | None,
+    typer.Option("--alpha", help="fpr: false-positive rate on normal data at most this (0.01)."),
+]
+
 
 @app.command()
 @handle_errors
@@ -224,14 +254,20 @@ def train(
         ),
     ] = Scoring.mahalanobis,
     threshold_method: Annotated[
-        ThresholdMethod, typer.Option(help="How the threshold is learned from held-out scores.")
+        ThresholdMethod,
+        typer.Option(
+            help="How the threshold is learned from held-out scores (label-free methods only; "
+            "fbeta needs labels: use `lstmae threshold` after training)."
+        ),
     ] = ThresholdMethod.quantile,
-    q: Annotated[
-        float | None, typer.Option(help="Quantile for --threshold-method quantile (default 0.995).")
-    ] = None,
-    k: Annotated[
-        float | None, typer.Option(help="Multiplier for sigma (default 4) or mad (default 6).")
-    ] = None,
+    q: QOpt = None,
+    k: KOpt = None,
+    value: ValueOpt = None,
+    risk: RiskOpt = None,
+    pot_level: PotLevelOpt = None,
+    alerts_per: AlertsPerOpt = None,
+    rows: RowsOpt = None,
+    alpha: AlphaOpt = None,
     max_windows_per_epoch: Annotated[
         int | None, typer.Option(help="Sample at most this many windows per epoch.")
     ] = None,
@@ -242,7 +278,11 @@ def train(
     from .data import read_frame, source_name
     from .detector import Detector
     from .progress import EpochProgress
+    from .thresholds import resolve_params
 
+    threshold_params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
+    threshold_params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha}
+    resolve_params(threshold_method.value, threshold_params)  # usage errors before training
     detector = Detector(
         seq_len=seq_len,
         stride=stride,
@@ -261,7 +301,7 @@ def train(
         missing=missing.value,
         scoring=scoring.value,
         threshold_method=threshold_method.value,
-        threshold_params={"q": q, "k": k},
+        threshold_params={n: v for n, v in threshold_params.items() if v is not None},
         max_windows_per_epoch=max_windows_per_epoch,
     )
     detector.params.validate()
@@ -324,6 +364,14 @@ def score(
         float | None, typer.Option(help="Use this threshold instead of the bundle's.")
     ] = None,
     fail_on_anomaly: Annotated[bool, typer.Option(help="Exit 3 when anything is flagged.")] = False,
+    p_values: Annotated[
+        bool,
+        typer.Option(
+            "--p-values",
+            help="Row level: add p_value, the row's conformal p-value against the held-out "
+            "normal scores (small = unusual).",
+        ),
+    ] = False,
     device: DeviceOpt = Device.cpu,
     quiet: QuietOpt = False,
 ) -> None:
@@ -338,6 +386,8 @@ def score(
     detector.params.device = device.value
     if threshold is not None:
         detector.threshold_ = threshold
+    if p_values:
+        _ask_for_p_values(detector, level)
     began = time.perf_counter()
     tally = {"rows": 0, "anomalies": 0, "events": 0}
     name = source_name(data)
@@ -356,6 +406,17 @@ def score(
         )
     if fail_on_anomaly and tally["anomalies"]:
         raise typer.Exit(ExitStatus.ANOMALIES_FOUND)
+
+
+def _ask_for_p_values(detector, level: Level) -> None:
+    if level != Level.row:
+        raise UsageError("--p-values is for --level row")
+    if detector.val_scores_.size == 0:
+        raise LstmaeError(
+            "this model holds no held-out normal scores for p-values; "
+            "run `lstmae threshold MODEL NORMAL_DATA` to store some"
+        )
+    detector.p_values = True
 
 
 def _count_rows(frames, tally):
@@ -397,40 +458,98 @@ def _at_level(rows, scorer, level: Level, merge_gap: int, min_rows: int, tally):
 @handle_errors
 def threshold(
     model: Annotated[Path, typer.Argument(help="Model bundle to update.")],
-    data: Annotated[list[str], typer.Argument(help="Normal data to fit the threshold on.")],
+    data: Annotated[
+        list[str], typer.Argument(help="Normal data to fit the threshold on (fbeta: labelled).")
+    ],
     method: Annotated[
         ThresholdMethod, typer.Option(help="Threshold method.")
     ] = ThresholdMethod.quantile,
-    q: Annotated[float | None, typer.Option(help="Quantile (quantile method).")] = None,
-    k: Annotated[float | None, typer.Option(help="Multiplier (sigma, mad).")] = None,
+    q: QOpt = None,
+    k: KOpt = None,
+    value: ValueOpt = None,
+    risk: RiskOpt = None,
+    pot_level: PotLevelOpt = None,
+    alerts_per: AlertsPerOpt = None,
+    rows: RowsOpt = None,
+    alpha: AlphaOpt = None,
+    beta: Annotated[
+        float | None, typer.Option("--beta", help="fbeta: weight of recall against precision (1).")
+    ] = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="fbeta: 0/1 column of DATA marking true anomalies.")
+    ] = None,
     id_column: IdOpt = None,
     dry_run: Annotated[
         bool, typer.Option(help="Print the new threshold; do not rewrite the bundle.")
     ] = False,
 ) -> None:
-    """Refit the threshold on DATA without retraining; rewrite MODEL atomically."""
-    import numpy as np
+    """Refit the threshold on DATA without retraining; rewrite MODEL atomically.
 
-    from .data import read_frame, source_name
+    DATA is normal data, except for fbeta, which picks the threshold with the best F-beta
+    on labelled DATA (--label-column). Label-free methods (not manual) also make DATA's
+    scores the calibration set of `score --p-values`.
+    """
     from .detector import Detector
+    from .thresholds import resolve_params
 
+    params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
+    params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha, "beta": beta}
+    if label_column is not None and method != ThresholdMethod.fbeta:
+        raise UsageError("--label-column is only used by --method fbeta")
+    resolve_params(method.value, params, labelled=label_column is not None)
     detector = Detector.load(model)
-    old = detector.threshold_
-    tables = [(source_name(p), read_frame(p)) for p in data]
-    scores = np.concatenate(
-        [detector.score_frame(f, n, id_column=id_column)["score"].to_numpy() for n, f in tables]
-    )
-    new = detector.set_threshold_from_scores(scores, method.value, q=q, k=k)
-    typer.echo(f"old threshold: {old:.6g}  flags {int(np.sum(scores > old))} of {len(scores)} rows")
+    old, old_method = detector.threshold_, detector.threshold_method_
+    scores, labels = _scores_and_labels(detector, data, id_column, label_column)
+    new = detector.set_threshold_from_scores(scores, method.value, labels=labels, **params)
+    typer.echo(f"old threshold: {_flag_line(old, scores, labels)}  ({old_method})")
     typer.echo(
-        f"new threshold: {new:.6g}  flags {int(np.sum(scores > new))} of {len(scores)} rows "
+        f"new threshold: {_flag_line(new, scores, labels)}  "
         f"({method.value} {detector.threshold_params_})"
     )
+    if method.value not in ("manual", "fbeta"):
+        detector.val_scores_ = scores[scores == scores]  # NaN-free
+        typer.echo(f"calibration for --p-values: the {detector.val_scores_.size} rows of DATA")
     if dry_run:
         typer.echo("dry run: bundle not changed")
         return
     detector.save(model)
     typer.echo(f"wrote {model}")
+
+
+def _scores_and_labels(detector, data: list[str], id_column, label_column):
+    """Row scores of every file of DATA (and their 0/1 labels when a label column is given)."""
+    import numpy as np
+
+    from .data import read_frame, require_columns, source_name
+    from .metrics import binary_labels
+
+    keep = [label_column] if label_column else []
+    scores, labels = [], []
+    for path in data:
+        name, frame = source_name(path), read_frame(path)
+        require_columns(frame, keep, name)
+        scored = detector.score_frame(frame, name, keep=keep, id_column=id_column)
+        scores.append(scored["score"].to_numpy())
+        if label_column:
+            labels.append(binary_labels(scored[label_column], label_column))
+    return np.concatenate(scores), np.concatenate(labels) if label_column else None
+
+
+def _flag_line(value: float, scores, labels) -> str:
+    """'1.23  flags 12 of 3000 rows (0.40%)' and, with labels, precision / recall / F1."""
+    flags = scores > value
+    line = f"{value:.6g}  flags {int(flags.sum())} of {len(scores)} rows ({flags.mean():.2%})"
+    if labels is None:
+        return line
+    from .metrics import point_metrics
+
+    m = point_metrics(labels, flags)
+    return line + f", precision {m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f}"
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    json = "json"
 
 
 @app.command()
@@ -440,52 +559,90 @@ def evaluate(
     data: Annotated[str, typer.Argument(help="Labelled data (CSV, Parquet or -).")],
     label_column: Annotated[str, typer.Option(help="0/1 column marking true anomalies.")],
     id_column: IdOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    time_column: TimeOpt = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Evaluate this threshold instead of the bundle's.")
+    ] = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="table (for people) or json.")
+    ] = ReportFormat.table,
 ) -> None:
-    """Detection metrics of MODEL on labelled DATA, beside the flag-all / flag-none baselines."""
-    import json
+    """Detection metrics of MODEL on labelled DATA, beside the flag-all / flag-none baselines.
 
-    import numpy as np
+    Point-adjusted F1 counts a whole event as detected when any of its rows is flagged: it
+    is optimistic and not comparable with point F1.
+    """
+    import json
+    import math
 
     from .data import read_frame, require_columns, source_name
     from .detector import Detector
-    from .metrics import evaluate_all
+    from .metrics import binary_labels, evaluate_all
 
     detector = Detector.load(model)
-    name = source_name(data)
-    frame = read_frame(data)
+    if threshold is not None:
+        detector.threshold_ = threshold
+    name, frame = source_name(data), read_frame(data)
     require_columns(frame, [label_column], name)
-    scored = detector.score_frame(frame, name, keep=[label_column], id_column=id_column)
-    labels = scored[label_column].fillna(0).to_numpy().astype(float) > 0
-    report = evaluate_all(labels, scored["score"].to_numpy(), detector.threshold_)
-    if fmt == "json":
-        typer.echo(json.dumps(report, indent=2, default=float))
+    scored, groups = _scored_in_series_order(
+        detector, frame, name, label_column, id_column, time_column
+    )
+    labels = binary_labels(scored[label_column], label_column)
+    report = evaluate_all(labels, scored["score"].to_numpy(), detector.threshold_, groups)
+    report["lstmae"]["threshold"] = detector.threshold_
+    if fmt == ReportFormat.json:
+        clean = {
+            column: {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in m.items()}
+            for column, m in report.items()
+        }
+        typer.echo(json.dumps(clean, indent=2))
         return
-    if fmt != "table":
-        raise UsageError("--format must be table or json")
-    _print_report(report, np)
+    _print_report(report)
 
 
-def _print_report(report: dict, np) -> None:
+def _scored_in_series_order(detector, frame, name, label_column, id_column, time_column):
+    """Row scores with the label column, each series contiguous and in time order, and the
+    series key of each row (None for a single series)."""
+    import pandas as pd
+
+    scorer = detector.stream_scorer(name, [label_column], id_column, time_column)
+    scored = pd.concat(list(scorer.run([frame])), ignore_index=True)
+    if scorer.id_column is None:
+        return scored, None
+    scored = scored.sort_values([scorer.id_column, "row"], kind="stable", ignore_index=True)
+    return scored, scored[scorer.id_column].astype(str).to_numpy()
+
+
+def _print_report(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Detection metrics")
+    from .metrics import METRIC_LABELS
+
+    ours = report["lstmae"]
+    table = Table(title=f"Detection metrics (threshold {ours['threshold']:.6g})")
     table.add_column("metric")
-    for name in report:
-        table.add_column(name, justify="right")
-    keys = list(report["lstmae"])
-    for key in keys:
-        cells = []
-        for result in report.values():
-            value = result.get(key)
-            cells.append(
-                ""
-                if value is None
-                else (f"{value:.4f}" if isinstance(value, float) else str(value))
-            )
-        table.add_row(key, *cells)
-    Console().print(table)
+    for column in ("lstmae", "flag every row", "flag nothing"):
+        table.add_column(column, justify="right")
+    for key, label in METRIC_LABELS.items():
+        cells = [_cell(result.get(key)) for result in report.values()]
+        table.add_row(label, *cells)
+    console = Console()
+    console.print(table)
+    console.print(
+        "point-adjusted F1 marks a whole true event found when any of its rows is flagged: "
+        "optimistic, never compare it with point F1."
+    )
+    if ours["f1"] <= report["flag_all"]["f1"]:
+        console.print("note: point F1 is not above flagging every row on this data.")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "n/a" if value != value else f"{value:.4f}"
+    return str(value)
 
 
 from . import cli_views  # noqa: E402,F401  (registers inspect, and later plot / report)

@@ -26,7 +26,7 @@ from .errors import BundleError, InputError, UsageError
 from .model import ARCHS, LSTMAutoencoder, ModelConfig, count_parameters
 from .scaling import AffineScaler, fit_scaler
 from .scoring import SCORINGS, RowScorer, ScoreModel, fit_score_model
-from .thresholds import fit_threshold
+from .thresholds import fit_threshold, resolve_params
 from .train import TrainSettings, resolve_device, train_autoencoder
 from .windows import WindowBank
 
@@ -72,6 +72,7 @@ class DetectorParams:
             raise UsageError(f"--scoring must be one of {', '.join(SCORINGS)}")
         if self.arch not in ARCHS:
             raise UsageError(f"--arch must be one of {', '.join(ARCHS)}")
+        resolve_params(self.threshold_method, self.threshold_params)  # label-free, in range
 
 
 @dataclass
@@ -95,6 +96,7 @@ class Detector:
         self.threshold_params_: dict = {}
         self.score_model_: ScoreModel | None = None
         self.val_scores_: np.ndarray = np.empty(0)
+        self.p_values = False  # row scores carry a conformal p_value column (vs val_scores_)
         self.history_: list[dict] = []
         self.data_info_: dict = {}
 

@@ -11,6 +11,7 @@ import pandas as pd
 from .data import MissingFiller, detect_time_column, feature_matrix, require_columns, sort_by_time
 from .errors import InputError
 from .scoring import RowScorer
+from .thresholds import p_value_columns
 
 if TYPE_CHECKING:
     from .detector import Detector
@@ -117,5 +118,6 @@ def score_columns(errors: np.ndarray, features: list[str], detector: Detector) -
     scores, threshold = detector.score_model_.score(errors), detector.threshold_
     columns = {"score": scores, "threshold": np.full(len(scores), threshold)}
     columns["is_anomaly"] = scores > threshold
+    columns |= p_value_columns(detector, scores)
     columns |= {f"err_{name}": errors[:, i] for i, name in enumerate(features)}
     return columns
