@@ -378,6 +378,7 @@ def score(
     """Score DATA with MODEL; write row, window or event results to stdout or --output."""
     from .data import read_frames, source_name
     from .detector import Detector
+    from .levels import Tally, at_level
     from .output import write_frames
 
     if chunk_rows < 1 or merge_gap < 0 or min_rows < 1:
@@ -389,22 +390,20 @@ def score(
     if p_values:
         _ask_for_p_values(detector, level)
     began = time.perf_counter()
-    tally = {"rows": 0, "anomalies": 0, "events": 0}
+    tally = Tally()
     name = source_name(data)
     keep = split_list(keep_columns) or []
     scorer = detector.stream_scorer(name, keep, id_column, time_column)
-    rows = _count_rows(scorer.run(read_frames(data, chunk_rows)), tally)
-    results = _at_level(rows, scorer, level, merge_gap, min_rows, tally)
-    if only_anomalies:
-        results = (f[f["is_anomaly"].to_numpy()] for f in results)
+    rows = scorer.run(read_frames(data, chunk_rows))
+    results = at_level(rows, scorer, level.value, merge_gap, min_rows, tally, only_anomalies)
     write_frames(results, fmt.value, output)
     seconds = time.perf_counter() - began
     if not quiet:
         err(
-            f"scored {tally['rows']} rows: {tally['anomalies']} anomalous rows, "
-            f"{tally['events']} events, {tally['rows'] / max(seconds, 1e-9):,.0f} rows/s"
+            f"scored {tally.rows} rows: {tally.anomalies} anomalous rows, {tally.events} events, "
+            f"{tally.rows / max(seconds, 1e-9):,.0f} rows/s"
         )
-    if fail_on_anomaly and tally["anomalies"]:
+    if fail_on_anomaly and tally.anomalies:
         raise typer.Exit(ExitStatus.ANOMALIES_FOUND)
 
 
@@ -417,41 +416,6 @@ def _ask_for_p_values(detector, level: Level) -> None:
             "run `lstmae threshold MODEL NORMAL_DATA` to store some"
         )
     detector.p_values = True
-
-
-def _count_rows(frames, tally):
-    for frame in frames:
-        tally["rows"] += len(frame)
-        tally["anomalies"] += int(frame["is_anomaly"].sum())
-        yield frame
-
-
-def _at_level(rows, scorer, level: Level, merge_gap: int, min_rows: int, tally):
-    """Row frames -> frames at the asked level (windows and events come from row scores)."""
-    import itertools
-
-    import pandas as pd
-
-    from .levels import EventBuilder, events_from_rows, windows_from_rows
-
-    rows = iter(rows)
-    first = next(rows, None)  # after the first chunk the scorer knows its id / time columns
-    if first is None:
-        return
-    rows = itertools.chain([first], rows)
-    detector, id_column, time_column = scorer.detector, scorer.id_column, scorer.time_column
-    if level == Level.row:
-        yield from rows
-    elif level == Level.window:
-        size = detector.params.seq_len
-        yield from windows_from_rows(rows, size, detector.threshold_, id_column, time_column)
-    else:
-        features = detector.roles_.features
-        weights = 1.0 / detector.score_model_.center
-        builder = EventBuilder(features, weights, merge_gap, min_rows, id_column, time_column)
-        for event in events_from_rows(rows, builder):
-            tally["events"] += 1
-            yield pd.DataFrame([event])
 
 
 @app.command()

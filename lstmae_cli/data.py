@@ -94,11 +94,15 @@ def read_frame(source: str | Path) -> pd.DataFrame:
 def _read_csv(
     handle: BinaryIO, name: str, sep: str, chunk_rows: int | None
 ) -> Iterator[pd.DataFrame]:
+    from .pipe_reader import is_pipe, read_pipe_csv
+
+    options = {"encoding": "utf-8-sig", "low_memory": False}
     try:
-        reader = pd.read_csv(
-            handle, sep=sep, encoding="utf-8-sig", chunksize=chunk_rows, low_memory=False
-        )
-        chunks = [reader] if chunk_rows is None else reader
+        if chunk_rows is not None and is_pipe(handle):  # rows go on as soon as they arrive
+            chunks = read_pipe_csv(handle, sep, chunk_rows, options)
+        else:
+            reader = pd.read_csv(handle, sep=sep, chunksize=chunk_rows, **options)
+            chunks = [reader] if chunk_rows is None else reader
         for chunk in chunks:
             yield _check_header(chunk, name)
     except UnicodeDecodeError as exc:

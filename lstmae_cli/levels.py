@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -89,7 +90,7 @@ class EventBuilder:
         self.error_columns = [f"err_{f}" for f in features]
 
     def feed(self, frame: pd.DataFrame) -> list[dict]:
-        """Take one row frame; return the events that can no longer grow."""
+        """Take one row frame of one series; return the events that can no longer grow."""
         key = _series_key(frame, self.id_column)
         done: list[dict] = []
         flagged = frame[frame["is_anomaly"].to_numpy()]
@@ -97,20 +98,20 @@ class EventBuilder:
         labels = _label(flagged, self.time_column)
         errors = flagged[self.error_columns].to_numpy() * self.weights  # (flagged, features)
         scores = flagged["score"].to_numpy()
-        for i in range(len(flagged)):
+        for begin, end in _runs(rows, self.merge_gap):  # loops over runs, not rows
             event = self.open.get(key)
-            if event is not None and rows[i] - event.end_row - 1 > self.merge_gap:
+            if event is not None and rows[begin] - event.end_row - 1 > self.merge_gap:
                 done += self._close(key)
                 event = None
             if event is None:
                 event = self.open[key] = OpenEvent(
-                    int(rows[i]), labels[i], feature_errors=np.zeros(len(self.features))
+                    int(rows[begin]), labels[begin], feature_errors=np.zeros(len(self.features))
                 )
-            event.end_row, event.end = int(rows[i]), labels[i]
-            event.flagged += 1
-            event.peak = max(event.peak, float(scores[i]))
-            event.total += float(scores[i])
-            event.feature_errors += errors[i]
+            event.end_row, event.end = int(rows[end - 1]), labels[end - 1]
+            event.flagged += end - begin
+            event.peak = max(event.peak, float(scores[begin:end].max()))
+            event.total += float(scores[begin:end].sum())
+            event.feature_errors += errors[begin:end].sum(axis=0)
         event = self.open.get(key)
         if (
             event is not None
@@ -135,6 +136,7 @@ class EventBuilder:
             "end": event.end,
             "start_row": event.start_row,
             "end_row": event.end_row,
+            "duration": _duration(event.start, event.end, event.end_row - event.start_row),
             "rows": event.end_row - event.start_row + 1,
             "flagged_rows": event.flagged,
             "peak_score": event.peak,
@@ -145,7 +147,87 @@ class EventBuilder:
         return [record]
 
 
+def _runs(rows: np.ndarray, merge_gap: int) -> list[tuple[int, int]]:
+    """(begin, end) index ranges of `rows` (sorted row numbers) with gaps of at most merge_gap."""
+    if not len(rows):
+        return []
+    breaks = np.flatnonzero(np.diff(rows) - 1 > merge_gap) + 1
+    bounds = [0, *breaks.tolist(), len(rows)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _duration(start: object, end: object, row_span: int) -> float:
+    """end - start: seconds for dates, the time column's unit for numbers, rows without time."""
+    if start is None:
+        return float(row_span)
+    if isinstance(start, (int, float, np.number)) and not isinstance(start, bool):
+        return float(end) - float(start)
+    try:
+        return (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds()
+    except (ValueError, TypeError):
+        return float(row_span)
+
+
 def events_from_rows(frames: Iterable[pd.DataFrame], builder: EventBuilder) -> Iterator[dict]:
     for frame in frames:
         yield from builder.feed(frame)
     yield from builder.finish()
+
+
+# ------------------------------------------------------------------- one score run
+@dataclass
+class Tally:
+    """What the summary line on stderr reports."""
+
+    rows: int = 0
+    anomalies: int = 0
+    events: int = 0
+
+
+def at_level(
+    rows: Iterable[pd.DataFrame],
+    scorer,
+    level: str,
+    merge_gap: int = 0,
+    min_rows: int = 1,
+    tally: Tally | None = None,
+    only_anomalies: bool = False,
+) -> Iterator[pd.DataFrame]:
+    """Row frames from a StreamScorer -> frames at `level` ("row", "window" or "event").
+
+    Events are counted into `tally` at every level (the same merge_gap / min_rows rules).
+    """
+    tally = tally if tally is not None else Tally()
+    rows = iter(rows)
+    first = next(rows, None)  # after the first chunk the scorer knows its id / time columns
+    if first is None:
+        return
+    detector, id_column, time_column = scorer.detector, scorer.id_column, scorer.time_column
+    weights = 1.0 / detector.score_model_.center  # (features,)
+    builder = EventBuilder(
+        detector.roles_.features, weights, merge_gap, min_rows, id_column, time_column
+    )
+    counted = _count(itertools.chain([first], rows), builder, tally, level != "event")
+    if level == "event":
+        for event in events_from_rows(counted, builder):
+            tally.events += 1
+            yield pd.DataFrame([event])
+        return
+    if level == "window":
+        size = detector.params.seq_len
+        counted = windows_from_rows(counted, size, detector.threshold_, id_column, time_column)
+    for frame in counted:
+        yield frame[frame["is_anomaly"].to_numpy()] if only_anomalies else frame
+
+
+def _count(
+    frames: Iterable[pd.DataFrame], builder: EventBuilder, tally: Tally, count_events: bool
+) -> Iterator[pd.DataFrame]:
+    for frame in frames:
+        tally.rows += len(frame)
+        tally.anomalies += int(frame["is_anomaly"].sum())
+        if count_events:
+            tally.events += len(builder.feed(frame))
+        yield frame
+    if count_events:
+        tally.events += len(builder.finish())
