@@ -1,0 +1,222 @@
+"""One self-contained HTML page: the plot, the events and their top features, the score
+distribution on held-out normal data vs this data, the evaluate table, the model's facts.
+
+Figures are embedded as base64 PNG; the page loads nothing from anywhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .bundle import atomic_path
+from .levels import EventBuilder, events_from_rows
+from .plot import View, plot_view, png_bytes
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .detector import Detector
+
+MAX_EVENTS = 200  # rows of the events table; the rest are counted, not listed
+SCALER_STATS = {
+    "standard": ("mean", "std"),
+    "minmax": ("min", "range"),
+    "robust": ("median", "IQR"),
+}
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f3f3f3; }
+img { max-width: 100%; } .note { color: #666; font-size: 0.9em; }
+"""
+
+
+@dataclass
+class ReportInput:
+    """Everything a report shows, already computed by the library."""
+
+    detector: Detector
+    meta: dict  # the bundle's metadata, as stored
+    rows: pd.DataFrame  # row-level scores of all series
+    view: View  # the plotted series
+    model_name: str
+    data_name: str
+    id_column: str | None
+    time_column: str | None
+    label_column: str | None
+
+
+# ------------------------------------------------------------------------ the facts
+def feature_stats(scaler: str, offset: np.ndarray, scale: np.ndarray, features: list[str]):
+    """{feature: {"mean": .., "std": ..}} (names follow the scaler) from the scaler arrays."""
+    center, spread = SCALER_STATS.get(scaler, ("offset", "scale"))  # x_scaled = (x - o) / s
+    pairs = zip(features, offset.tolist(), scale.tolist(), strict=True)
+    return {f: {center: o, spread: s} for f, o, s in pairs}
+
+
+def model_facts(meta: dict) -> list[tuple[str, str]]:
+    """(name, value) rows describing a bundle, for `inspect` and the report."""
+    params, model, data = meta.get("params", {}), meta.get("model", {}), meta.get("data", {})
+    threshold, columns = meta.get("threshold", {}), meta.get("columns", {})
+    span = f"{data['time_start']} .. {data['time_end']}" if "time_start" in data else "-"
+    return [
+        ("architecture", f"{model.get('arch')} LSTM autoencoder, {model.get('layers')} layer(s)"),
+        ("parameters", f"{meta.get('parameter_count', 0):,}"),
+        ("seq_len / hidden", f"{params.get('seq_len')} / {model.get('hidden')}"),
+        ("features", f"{model.get('n_features')}: {', '.join(columns.get('features', []))}"),
+        ("time / id column", f"{columns.get('time') or '-'} / {columns.get('id') or '-'}"),
+        ("scaler / scoring", f"{meta.get('scaler')} / {params.get('scoring')}"),
+        (
+            "threshold",
+            f"{threshold.get('value', float('nan')):.6g} ({threshold.get('method')} "
+            f"{threshold.get('params', {})})",
+        ),  # fmt: skip
+        ("training data", f"{data.get('rows')} rows in {data.get('series')} series; {span}"),
+        ("data sha256", str(data.get("sha256", "-"))[:16]),
+        (
+            "training",
+            f"{len(meta.get('history', []))} epochs, best {data.get('best_epoch')}, "
+            f"{data.get('train_seconds', 0):.1f}s",
+        ),  # fmt: skip
+        ("versions", ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())),
+    ]
+
+
+def find_events(report: ReportInput) -> pd.DataFrame:
+    """Events of every series, from the row `is_anomaly` runs (as `score --level event`)."""
+    detector, rows = report.detector, report.rows
+    weights = 1.0 / detector.score_model_.center  # (features,)
+    builder = EventBuilder(
+        detector.roles_.features, weights, id_column=report.id_column,
+        time_column=report.time_column,
+    )  # fmt: skip
+    groups = [rows] if report.id_column is None else [g for _, g in rows.groupby(report.id_column)]
+    return pd.DataFrame(list(events_from_rows(groups, builder)))
+
+
+# ------------------------------------------------------------------------- figures
+def distribution_figure(val_scores: np.ndarray, scores: np.ndarray, threshold: float) -> Figure:
+    """Histograms of held-out normal scores and this data's scores, threshold marked."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax = fig.subplots()
+    both = np.concatenate([val_scores, scores])
+    log = both.size and both.min() > 0 and both.max() / both.min() > 100
+    bins = (
+        np.geomspace(both.min(), both.max(), 80) if log else np.linspace(both.min(), both.max(), 80)
+    )
+    if val_scores.size:
+        ax.hist(val_scores, bins, density=True, alpha=0.5, label="held-out normal (validation)")
+    ax.hist(scores, bins, density=True, alpha=0.5, label="this data")
+    ax.axvline(threshold, color="tab:red", ls="--", label=f"threshold {threshold:.4g}")
+    ax.set(xlabel="row score", ylabel="density", yscale="log", xscale="log" if log else "linear")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _img(fig: Figure, alt: str) -> str:
+    data = base64.b64encode(png_bytes(fig)).decode("ascii")
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+# -------------------------------------------------------------------------- tables
+def _cell(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return f"<td>{value}</td>"
+    if isinstance(value, (float, np.floating)):
+        text = "" if np.isnan(value) else f"{value:.4g}"
+        return f'<td class="num">{text}</td>'
+    if isinstance(value, (int, np.integer)):
+        return f'<td class="num">{value}</td>'
+    return f"<td>{escape(str(value))}</td>"
+
+
+def html_table(header: list[str], rows: list[list], table_id: str) -> str:
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>\n" for row in rows)
+    return f'<table id="{table_id}">\n<tr>{head}</tr>\n{body}</table>'
+
+
+def _shares(text: str) -> str:
+    """ "flow:0.62;speed:0.10" -> "flow 62%, speed 10%"."""
+    parts = (item.rsplit(":", 1) for item in str(text).split(";") if ":" in item)
+    return ", ".join(f"{name} {float(share):.0%}" for name, share in parts)
+
+
+def events_section(events: pd.DataFrame, id_column: str | None) -> str:
+    if events.empty:
+        return "<p>No events: no row scored above the threshold.</p>"
+    shown = events.head(MAX_EVENTS)
+    columns = [*([id_column] if id_column else []), "start", "end", "rows", "peak_score"]
+    columns += ["mean_score"]
+    rows = [[*r[columns], _shares(r["top_features"])] for _, r in shown.iterrows()]
+    table = html_table([*columns, "top features (share of error)"], rows, "events")
+    more = len(events) - len(shown)
+    note = f'<p class="note">{more} more events not listed.</p>' if more > 0 else ""
+    return table + note
+
+
+def evaluate_section(report: ReportInput) -> str:
+    from .metrics import evaluate_all
+
+    if report.label_column is None:
+        return '<p class="note">No --label-column given: no evaluation.</p>'
+    labels = report.rows[report.label_column].fillna(0).to_numpy(float) > 0
+    scores = report.rows["score"].to_numpy(float)
+    result = evaluate_all(labels, scores, report.detector.threshold_)
+    names = list(result)
+    keys = list(dict.fromkeys(k for r in result.values() for k in r))
+    rows = [[key, *(result[n].get(key, "") for n in names)] for key in keys]
+    return html_table(["metric", *names], rows, "evaluate")
+
+
+# ---------------------------------------------------------------------------- page
+def build_report(report: ReportInput) -> str:
+    """The whole page as one string."""
+    rows, detector = report.rows, report.detector
+    events = find_events(report)
+    flagged = int(rows["is_anomaly"].sum())
+    summary = (
+        f"{len(rows):,} rows scored, {flagged:,} flagged ({flagged / max(len(rows), 1):.2%}), "
+        f"{len(events)} events; threshold {detector.threshold_:.4g}."
+    )
+    dist = distribution_figure(detector.val_scores_, rows["score"].to_numpy(float),
+                               detector.threshold_)  # fmt: skip
+    facts = html_table(["", "value"], [list(f) for f in model_facts(report.meta)], "model")
+    sections = [
+        f"<h1>lstmae report: {escape(report.data_name)}</h1>",
+        f"<p>Model <code>{escape(report.model_name)}</code>. {escape(summary)}</p>",
+        f'<p class="note">Written {dt.datetime.now().isoformat(timespec="seconds")}.</p>',
+        "<h2>Series, score and error</h2>",
+        _img(plot_view(report.view), "features, row score and per-feature error over time"),
+        "<h2>Events</h2>",
+        events_section(events, report.id_column),
+        "<h2>Score distribution</h2>",
+        _img(dist, "row score distribution: held-out normal data vs this data"),
+        "<h2>Evaluation</h2>",
+        evaluate_section(report),
+        "<h2>Model</h2>",
+        facts,
+    ]
+    body = "\n".join(sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>lstmae report: {escape(report.data_name)}</title>\n<style>{STYLE}</style>\n"
+        f"</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def write_report(path: str | Path, page: str) -> None:
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(page, encoding="utf-8")
