@@ -13,12 +13,13 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, LstmaeWarning
 
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", ";", "\t")
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
-MISSING_POLICIES = ("ffill", "interpolate", "error")
+MISSING_POLICIES = ("mask", "ffill", "interpolate", "error")
+DEFAULT_MISSING = "mask"
 SNIFF_BYTES = 64 * 1024
 
 
@@ -77,12 +78,33 @@ def read_frames(source: str | Path, chunk_rows: int | None = None) -> Iterator[p
         if not head.strip():
             raise InputError(f"{name}: file is empty")
         if head.startswith(PARQUET_MAGIC):
-            yield from _read_parquet(handle, name, chunk_rows)
+            frames = _read_parquet(handle, name, chunk_rows)
         else:
-            yield from _read_csv(handle, name, sniff_delimiter(head), chunk_rows)
+            _refuse_binary(head, name)
+            frames = _read_csv(handle, name, sniff_delimiter(head), chunk_rows, source)
+        yield from _numbered(frames, name)
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
+
+
+def _numbered(frames: Iterator[pd.DataFrame], name: str) -> Iterator[pd.DataFrame]:
+    """Skip empty chunks and index every row by its 0-based row number in the file."""
+    rows = 0
+    for frame in frames:
+        if len(frame):
+            frame.index = pd.RangeIndex(rows, rows + len(frame))
+            rows += len(frame)
+            yield frame
+    if rows == 0:
+        raise InputError(f"{name}: no data rows (only a header?)")
+
+
+def _refuse_binary(head: bytes, name: str) -> None:
+    """Text files have no NUL bytes and few control characters."""
+    control = sum(b < 32 and b not in (9, 10, 13) for b in head[:4096])
+    if b"\0" in head or control > len(head[:4096]) // 20:
+        raise InputError(f"{name}: binary data, not a CSV or Parquet file")
 
 
 def read_frame(source: str | Path) -> pd.DataFrame:
@@ -92,7 +114,7 @@ def read_frame(source: str | Path) -> pd.DataFrame:
 
 
 def _read_csv(
-    handle: BinaryIO, name: str, sep: str, chunk_rows: int | None
+    handle: BinaryIO, name: str, sep: str, chunk_rows: int | None, source: str | Path = "-"
 ) -> Iterator[pd.DataFrame]:
     from .pipe_reader import is_pipe, read_pipe_csv
 
@@ -106,7 +128,8 @@ def _read_csv(
         for chunk in chunks:
             yield _check_header(chunk, name)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not UTF-8 text (byte {exc.start}); is it a CSV file?") from exc
+        where = _first_bad_utf8(source)
+        raise InputError(f"{name}: {where}not UTF-8 text; save it as UTF-8") from exc
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{name}: no columns to read (empty file?)") from exc
     except pd.errors.ParserError as exc:
@@ -133,6 +156,19 @@ def _check_header(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     if duplicated:
         raise InputError(f"{name}: duplicate column name(s): {', '.join(duplicated)}")
     return frame
+
+
+def _first_bad_utf8(source: str | Path) -> str:
+    """'line N, byte B: ' of the first line that is not UTF-8 ('' for stdin)."""
+    if str(source) == "-":
+        return ""
+    with open(source, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"line {number}, byte {exc.start + 1} (0x{line[exc.start]:02x}): "
+    return ""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -181,16 +217,25 @@ def resolve_roles(
     time = time or detect_time_column(frame)
     if features is None:
         reserved = {time, id_column, label, *(exclude or [])}
-        features = [
-            c
-            for c in frame.columns
-            if c not in reserved
-            and pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])
-        ]
+        features = [c for c in frame.columns if c not in reserved and _is_feature(frame[c])]
     if not features:
         raise InputError(f"{name}: no numeric feature columns found (use --columns a,b,c)")
     return ColumnRoles(features=list(features), time=time, id=id_column, label=label)
+
+
+def _is_feature(column: pd.Series) -> bool:
+    """Numeric columns, and text columns whose values are mostly numbers (a few typos)."""
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return False
+    sample = column.dropna().head(1000)
+    if sample.empty:
+        return False
+    numbers = pd.to_numeric(sample, errors="coerce").notna()
+    return bool(numbers.mean() >= 0.5)
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], name: str) -> None:
@@ -221,20 +266,36 @@ def _numeric_column(column: pd.Series, feature: str, name: str, first_row: int) 
     if bad.any():
         position = int(np.flatnonzero(bad.to_numpy())[0])
         value = str(column.iloc[position])[:40]
-        raise InputError(
-            f"{name}: column '{feature}', row {first_row + position + 1}: {value!r} is not a number"
-        )
+        row = row_number(column.index, position, first_row)
+        raise InputError(f"{name}: column '{feature}', row {row}: {value!r} is not a number")
     return converted.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-class MissingFiller:
-    """Fill NaNs row-stream by row-stream, remembering the last valid row between chunks."""
+def row_number(index: pd.Index, position: int, first_row: int = 0) -> int:
+    """1-based data row (header not counted) of `position`; read_frames indexes rows by file row."""
+    if pd.api.types.is_integer_dtype(index) and int(index[position]) >= first_row:
+        return int(index[position]) + 1
+    return first_row + position + 1
 
-    def __init__(self, policy: str, features: list[str], name: str) -> None:
+
+class MissingFiller:
+    """Fill NaNs row-stream by row-stream, remembering the last valid row between chunks.
+
+    `mask` fills like `ffill` (the network needs a value), and the caller leaves the
+    entries that were missing out of the loss and the row score. `default` (features,)
+    fills a column that has had no value yet (at score time: the training mean); without
+    it such a column is an error.
+    """
+
+    def __init__(
+        self, policy: str, features: list[str], name: str, default: np.ndarray | None = None
+    ) -> None:
         if policy not in MISSING_POLICIES:
             raise InputError(f"unknown --missing policy {policy!r}")
         self.policy, self.features, self.name = policy, features, name
         self.last_valid: np.ndarray | None = None  # (features,)
+        if default is not None:
+            self.last_valid = np.asarray(default, dtype=np.float32).copy()
         self.rows_seen = 0
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
@@ -279,10 +340,26 @@ def split_series(frame: pd.DataFrame, roles: ColumnRoles) -> list[tuple[str, pd.
 
 
 def sort_by_time(frame: pd.DataFrame, time: str) -> pd.DataFrame:
+    """Rows in time order (stable: rows with equal times keep their file order)."""
     order = parse_times(frame[time])
+    _warn_duplicate_times(order, time)
     if order.is_monotonic_increasing:
         return frame
+    warnings.warn(LstmaeWarning(f"rows are not in time order: sorted by '{time}'"), stacklevel=2)
     return frame.iloc[np.argsort(order.to_numpy(), kind="stable")]
+
+
+def _warn_duplicate_times(order: pd.Series, time: str) -> None:
+    duplicated = order.duplicated() & order.notna()
+    if duplicated.any():
+        row = row_number(order.index, int(np.flatnonzero(duplicated.to_numpy())[0]))
+        warnings.warn(
+            LstmaeWarning(
+                f"{int(duplicated.sum())} duplicate time(s) in '{time}' (first at row {row}); "
+                "those rows are kept in file order"
+            ),
+            stacklevel=3,
+        )
 
 
 def parse_times(column: pd.Series) -> pd.Series:

@@ -27,3 +27,7 @@ class BundleError(LstmaeError):
 
 class UsageError(LstmaeError):
     """Options that contradict each other or are out of range (exit 2)."""
+
+
+class LstmaeWarning(UserWarning):
+    """Something the user should know that does not stop the run (one line on stderr)."""
