@@ -271,6 +271,9 @@ def train(
     max_windows_per_epoch: Annotated[
         int | None, typer.Option(help="Sample at most this many windows per epoch.")
     ] = None,
+    plot_history: Annotated[
+        Path | None, typer.Option(help="Also write the training-loss figure here (.png/.svg/.pdf).")
+    ] = None,
     device: DeviceOpt = Device.cpu,
     quiet: QuietOpt = False,
 ) -> None:
@@ -306,6 +309,10 @@ def train(
     )
     detector.params.validate()
     _check_output_folder(output)
+    if plot_history is not None:
+        from .plot import check_figure_path
+
+        check_figure_path(plot_history)  # before training, not after
     tables = [(source_name(path), read_frame(path)) for path in data]
     with EpochProgress(epochs, quiet) as progress:
         detector.fit(
@@ -317,6 +324,10 @@ def train(
             on_epoch=progress.update,
         )
     detector.save(output)
+    if plot_history is not None:
+        from .plot import history_figure, save_figure
+
+        save_figure(history_figure(detector.history_), plot_history)
     if not quiet:
         info = detector.data_info_
         err(

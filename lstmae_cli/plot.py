@@ -253,13 +253,21 @@ def history_figure(history: list[dict]) -> Figure:
 
 
 # ----------------------------------------------------------------------------- output
-def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> None:
-    """Write `fig` atomically; the format comes from the suffix (.png, .svg, .pdf)."""
+def check_figure_path(path: str | Path) -> str:
+    """The figure format named by the suffix (.png, .svg, .pdf; none means png)."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".") or "png"
     if fmt not in FIGURE_FORMATS:
         raise UsageError(f"{path}: unknown figure format (use .{', .'.join(FIGURE_FORMATS)})")
-    with atomic_path(path) as tmp:
+    if str(path.parent) and not path.parent.is_dir():
+        raise InputError(f"{path}: folder {path.parent} does not exist")
+    return fmt
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> None:
+    """Write `fig` atomically in the format its suffix names."""
+    fmt = check_figure_path(path)
+    with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi)
 
 
