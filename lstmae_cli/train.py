@@ -1,4 +1,10 @@
-"""The training loop: shuffled window batches, Adam + MSE, early stopping on validation loss."""
+"""The training loop: shuffled window batches, Adam + MSE, early stopping on validation loss.
+
+With a checkpoint path, the whole training state (current and best weights, Adam's
+moments, the shuffling generator, epoch, history, early-stopping counters) is written
+every `every` epochs, atomically, as safetensors tensors + JSON (never pickle), and a
+resumed run continues from it exactly where the interrupted one stopped.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -15,6 +22,7 @@ from .model import LSTMAutoencoder, ModelConfig
 from .windows import WindowBank
 
 EpochCallback = Callable[[dict], None]
+CHECKPOINT_KIND = "lstmae-checkpoint"
 
 
 @dataclass
@@ -36,6 +44,31 @@ class TrainResult:
     seconds: float = 0.0
 
 
+@dataclass
+class Checkpointing:
+    """Where and how often to save the training state; `check` must match on resume."""
+
+    path: Path
+    every: int = 0  # epochs between checkpoints; 0: never write one
+    resume: bool = False
+    check: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainState:
+    """Everything a resumed run needs besides the data."""
+
+    model: LSTMAutoencoder
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+    best_loss: float = math.inf
+    best_state: dict | None = None
+    best_epoch: int = 0
+    waited: int = 0
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -52,52 +85,67 @@ def train_autoencoder(
     val: WindowBank,
     settings: TrainSettings,
     on_epoch: EpochCallback | None = None,
+    masks: tuple[WindowBank | None, WindowBank | None] = (None, None),
+    checkpoint: Checkpointing | None = None,
 ) -> TrainResult:
-    """Fit a fresh autoencoder on `train` windows; keep the weights with the best val loss."""
+    """Fit an autoencoder on `train` windows; keep the weights with the best val loss.
+
+    masks: optional banks of the same windows holding 1.0 where a value was observed and
+    0.0 where it was missing; missing entries are left out of the loss.
+    """
     torch.manual_seed(settings.seed)
     device = resolve_device(settings.device)
     model = LSTMAutoencoder(config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    generator = torch.Generator().manual_seed(settings.seed)
+    state = TrainState(
+        model,
+        torch.optim.Adam(model.parameters(), lr=settings.lr),
+        torch.Generator().manual_seed(settings.seed),
+    )
+    if checkpoint is not None and checkpoint.resume:
+        load_checkpoint(checkpoint, state, device)
     train_dev, val_dev = train.to(device), val.to(device)
-    best_loss, best_state, best_epoch, waited = math.inf, None, 0, 0
-    history: list[dict] = []
+    train_mask, val_mask = (m.to(device) if m is not None else None for m in masks)
     began = time.perf_counter()
-    for epoch in range(1, settings.epochs + 1):
-        train_loss = _train_epoch(model, optimizer, train_dev, settings, generator)
-        val_loss = evaluate_loss(model, val_dev) if len(val) else train_loss
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
-        if val_loss < best_loss:
-            best_loss, best_epoch, waited = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            waited += 1
+    while state.epoch < settings.epochs and state.waited < settings.patience:
+        state.epoch += 1
+        train_loss = _train_epoch(state, train_dev, train_mask, settings)
+        val_loss = evaluate_loss(model, val_dev, mask=val_mask) if len(val) else train_loss
+        _record(state, train_loss, val_loss)
+        if checkpoint is not None and checkpoint.every and state.epoch % checkpoint.every == 0:
+            save_checkpoint(checkpoint, state)
         if on_epoch:
-            on_epoch(history[-1] | {"best_epoch": best_epoch, "epochs": settings.epochs})
-        if waited >= settings.patience:
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+            progress = {"best_epoch": state.best_epoch, "epochs": settings.epochs}
+            on_epoch(state.history[-1] | progress)
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
     model.eval()
-    return TrainResult(model.cpu(), history, best_epoch, time.perf_counter() - began)
+    return TrainResult(model.cpu(), state.history, state.best_epoch, time.perf_counter() - began)
+
+
+def _record(state: TrainState, train_loss: float, val_loss: float) -> None:
+    """Append the epoch to the history; remember the weights when val loss improved."""
+    state.history.append({"epoch": state.epoch, "train_loss": train_loss, "val_loss": val_loss})
+    if val_loss < state.best_loss:
+        state.best_loss, state.best_epoch, state.waited = val_loss, state.epoch, 0
+        state.best_state = copy.deepcopy(state.model.state_dict())
+    else:
+        state.waited += 1
 
 
 def _train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    bank: WindowBank,
-    settings: TrainSettings,
-    generator: torch.Generator,
+    state: TrainState, bank: WindowBank, mask: WindowBank | None, settings: TrainSettings
 ) -> float:
+    model, optimizer = state.model, state.optimizer
     model.train()
-    order = torch.randperm(len(bank), generator=generator)
+    order = torch.randperm(len(bank), generator=state.generator)
     if settings.max_windows_per_epoch:
         order = order[: settings.max_windows_per_epoch]
     total, count = 0.0, 0
     for begin in range(0, len(order), settings.batch_size):
         index = order[begin : begin + settings.batch_size].to(bank.rows.device)
         windows = bank.batch(index)  # (batch, seq_len, features)
-        loss = nn.functional.mse_loss(model(windows), windows)
+        observed = mask.batch(index) if mask is not None else None  # same shape, 1.0 / 0.0
+        loss = masked_mse(model(windows), windows, observed)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -106,14 +154,111 @@ def _train_epoch(
     return total / max(count, 1)
 
 
-def evaluate_loss(model: nn.Module, bank: WindowBank, batch_size: int = 2048) -> float:
-    """Mean squared reconstruction error over all windows of `bank`."""
+def masked_mse(
+    reconstruction: torch.Tensor,
+    target: torch.Tensor,
+    observed: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Squared error over the observed entries only (all entries when `observed` is None).
+
+    reconstruction, target, observed: (batch, seq_len, features).
+    """
+    if observed is None:
+        return nn.functional.mse_loss(reconstruction, target, reduction=reduction)
+    total = ((reconstruction - target).square() * observed).sum()
+    return total if reduction == "sum" else total / observed.sum().clamp(min=1.0)
+
+
+def evaluate_loss(
+    model: nn.Module, bank: WindowBank, batch_size: int = 2048, mask: WindowBank | None = None
+) -> float:
+    """Mean squared reconstruction error over all (observed) entries of all windows of `bank`."""
     model.eval()
-    total = 0.0
+    total, entries = 0.0, 0.0
     with torch.inference_mode():
         for begin in range(0, len(bank), batch_size):
             index = torch.arange(begin, min(begin + batch_size, len(bank)), device=bank.rows.device)
-            windows = bank.batch(index)
-            total += nn.functional.mse_loss(model(windows), windows, reduction="sum").item()
+            windows = bank.batch(index)  # (batch, seq_len, features)
+            observed = mask.batch(index) if mask is not None else None
+            total += masked_mse(model(windows), windows, observed, reduction="sum").item()
+            entries += windows.numel() if observed is None else float(observed.sum())
     model.train()
-    return total / max(len(bank) * bank.seq_len * bank.rows.shape[1], 1)
+    return total / max(entries, 1.0)
+
+
+# ------------------------------------------------------------------------- checkpoints
+def save_checkpoint(checkpoint: Checkpointing, state: TrainState) -> None:
+    """Write the training state to `checkpoint.path` atomically (tensors + JSON, no pickle)."""
+    from .bundle import save_bundle
+
+    tensors = {f"model.{k}": v for k, v in state.model.state_dict().items()}
+    if state.best_state is not None:
+        tensors |= {f"best.{k}": v for k, v in state.best_state.items()}
+    optimizer = state.optimizer.state_dict()
+    for index, moments in optimizer["state"].items():
+        tensors |= {f"optim.{index}.{k}": torch.as_tensor(v) for k, v in moments.items()}
+    tensors["rng.generator"] = state.generator.get_state()
+    meta = {
+        "kind": CHECKPOINT_KIND,
+        "model": state.model.config.to_dict(),
+        "check": checkpoint.check,
+        "epoch": state.epoch,
+        "history": state.history,
+        "best_loss": state.best_loss if math.isfinite(state.best_loss) else None,
+        "best_epoch": state.best_epoch,
+        "waited": state.waited,
+        "param_groups": optimizer["param_groups"],
+    }
+    save_bundle(checkpoint.path, tensors, meta)
+
+
+def load_checkpoint(checkpoint: Checkpointing, state: TrainState, device: torch.device) -> None:
+    """Restore `state` from `checkpoint.path`; InputError when it is missing or does not fit."""
+    from .bundle import load_bundle
+    from .errors import BundleError, InputError
+
+    path = Path(checkpoint.path)
+    if not path.is_file():
+        raise InputError(f"{path}: no checkpoint to resume from (train with --checkpoint-every N)")
+    tensors, meta = load_bundle(path)
+    if meta.get("kind") != CHECKPOINT_KIND:
+        raise BundleError(f"{path}: not an lstmae training checkpoint")
+    _require_same(path, meta.get("check", {}), checkpoint.check)
+    if meta.get("model") != state.model.config.to_dict():
+        raise InputError(f"{path}: checkpoint is of another network; drop --resume")
+    try:
+        _restore(state, tensors, meta, device)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise BundleError(f"{path}: checkpoint does not match its tensors ({exc})") from exc
+
+
+def _require_same(path: Path, saved: dict, wanted: dict) -> None:
+    from .errors import InputError
+
+    for key, value in wanted.items():
+        if saved.get(key) != value:
+            raise InputError(
+                f"{path}: checkpoint was made with another {key} "
+                f"({saved.get(key)!r}, now {value!r}); use the same data and options, "
+                "or delete the checkpoint"
+            )
+
+
+def _restore(state: TrainState, tensors: dict, meta: dict, device: torch.device) -> None:
+    def prefixed(prefix: str) -> dict:
+        return {k[len(prefix) :]: v.to(device) for k, v in tensors.items() if k.startswith(prefix)}
+
+    state.model.load_state_dict(prefixed("model."), strict=True)
+    best = prefixed("best.")
+    state.best_state = best or None
+    moments: dict[int, dict] = {}
+    for name, value in prefixed("optim.").items():
+        index, key = name.split(".", 1)
+        moments.setdefault(int(index), {})[key] = value if key != "step" else value.cpu()
+    state.optimizer.load_state_dict({"state": moments, "param_groups": meta["param_groups"]})
+    state.generator.set_state(tensors["rng.generator"])
+    state.epoch, state.history = int(meta["epoch"]), list(meta["history"])
+    best_loss = meta.get("best_loss")
+    state.best_loss = math.inf if best_loss is None else float(best_loss)
+    state.best_epoch, state.waited = int(meta["best_epoch"]), int(meta["waited"])
