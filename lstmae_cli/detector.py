@@ -15,6 +15,8 @@ import torch
 from . import __version__
 from .bundle import load_bundle, save_bundle
 from .data import (
+    DEFAULT_MISSING,
+    MISSING_POLICIES,
     ColumnRoles,
     MissingFiller,
     feature_matrix,
@@ -25,9 +27,16 @@ from .data import (
 from .errors import BundleError, InputError, UsageError
 from .model import ARCHS, LSTMAutoencoder, ModelConfig, count_parameters
 from .scaling import AffineScaler, fit_scaler
-from .scoring import SCORINGS, RowScorer, ScoreModel, fit_score_model
+from .scoring import (
+    SCORINGS,
+    RowScorer,
+    ScoreModel,
+    fill_missing_errors,
+    fit_score_model,
+    score_observed,
+)
 from .thresholds import fit_threshold, resolve_params
-from .train import TrainSettings, resolve_device, train_autoencoder
+from .train import Checkpointing, TrainSettings, mask_bank, resolve_device, train_autoencoder
 from .windows import WindowBank
 
 
@@ -49,7 +58,7 @@ class DetectorParams:
     patience: int = 5
     seed: int = 0
     device: str = "cpu"
-    missing: str = "ffill"
+    missing: str = DEFAULT_MISSING
     scoring: str = "mahalanobis"
     threshold_method: str = "quantile"
     threshold_params: dict = field(default_factory=dict)
@@ -68,6 +77,10 @@ class DetectorParams:
             raise UsageError("--val-fraction must be in [0, 1)")
         if self.lr <= 0:
             raise UsageError("--lr must be positive")
+        if self.max_windows_per_epoch is not None and self.max_windows_per_epoch < 1:
+            raise UsageError("--max-windows-per-epoch must be at least 1")
+        if self.missing not in MISSING_POLICIES:
+            raise UsageError(f"--missing must be one of {', '.join(MISSING_POLICIES)}")
         if self.scoring not in SCORINGS:
             raise UsageError(f"--scoring must be one of {', '.join(SCORINGS)}")
         if self.arch not in ARCHS:
@@ -81,6 +94,7 @@ class SeriesData:
 
     name: str
     values: np.ndarray  # (rows, features) float32, missing values filled
+    observed: np.ndarray | None = None  # (rows, features) bool with --missing mask, else None
 
 
 class Detector:
@@ -97,6 +111,7 @@ class Detector:
         self.score_model_: ScoreModel | None = None
         self.val_scores_: np.ndarray = np.empty(0)
         self.p_values = False  # row scores carry a conformal p_value column (vs val_scores_)
+        self.range_: tuple[np.ndarray, np.ndarray] | None = None  # scaled (low, high) per feature
         self.history_: list[dict] = []
         self.data_info_: dict = {}
 
@@ -109,15 +124,25 @@ class Detector:
         id_column: str | None = None,
         exclude: list[str] | None = None,
         on_epoch=None,
+        checkpoint: Checkpointing | None = None,
     ) -> Detector:
-        """Fit scaler, network and threshold on (name, frame) tables of normal data."""
+        """Fit scaler, network and threshold on (name, frame) tables of normal data.
+
+        checkpoint: write the training state every `checkpoint.every` epochs and, with
+        `checkpoint.resume`, continue from it (same data and options required).
+        """
         p = self.params
         p.validate()
         series = self._collect_series(tables, columns, time_column, id_column, exclude)
         train_parts, val_parts = zip(*(self._split(s) for s in series), strict=True)
+        train_obs, val_obs = _split_observed(series, train_parts, val_parts)
         self.scaler_ = fit_scaler(p.scaler, np.concatenate(train_parts))
         train_scaled = [self.scaler_.transform(v) for v in train_parts]
         val_scaled = [self.scaler_.transform(v) for v in val_parts if len(v)]
+        stacked = np.concatenate(train_scaled)  # (rows, features)
+        self.range_ = (stacked.min(axis=0), stacked.max(axis=0))
+        if checkpoint is not None:
+            checkpoint.check = {"data": self.data_info_["sha256"], "options": _resume_key(p)}
         config = ModelConfig(len(self.roles_.features), p.hidden, p.layers, p.arch)
         result = train_autoencoder(
             config,
@@ -133,6 +158,8 @@ class Detector:
                 p.max_windows_per_epoch,
             ),
             on_epoch,
+            (mask_bank(train_obs, p.seq_len, p.stride), mask_bank(val_obs, p.seq_len, p.stride)),
+            checkpoint,
         )
         self.model_, self.history_ = result.model, result.history
         self.data_info_ |= {
@@ -140,8 +167,11 @@ class Detector:
             "best_epoch": result.best_epoch,
         }
         val_errors = np.concatenate([self.feature_errors(v) for v in val_scaled or train_scaled])
-        self.score_model_ = fit_score_model(p.scoring, val_errors)  # (rows, F) -> (rows,)
-        self.val_scores_ = self.score_model_.score(val_errors)
+        observed = val_obs if val_scaled else train_obs
+        observed = np.concatenate(observed) if observed is not None else None  # (rows, F)
+        errors_for_fit = fill_missing_errors(val_errors, observed)
+        self.score_model_ = fit_score_model(p.scoring, errors_for_fit)  # (rows, F) -> (rows,)
+        self.val_scores_ = score_observed(self.score_model_, val_errors, observed)
         self.set_threshold_from_scores(self.val_scores_, p.threshold_method, **p.threshold_params)
         return self
 
@@ -157,12 +187,14 @@ class Detector:
             for key, part in split_series(frame, self.roles_):
                 label = f"{name}[{key}]" if key else name
                 values = feature_matrix(part, self.roles_.features, label)
+                missing = np.isnan(values)
                 values = MissingFiller(self.params.missing, self.roles_.features, label)(values)
+                observed = ~missing if self.params.missing == "mask" and missing.any() else None
                 digest.update(values.tobytes())
                 if self.roles_.time:
                     time_ends += _time_ends(part[self.roles_.time])
                 rows += len(values)
-                series.append(SeriesData(label, values))
+                series.append(SeriesData(label, values, observed))
         if not series:
             raise InputError("no training data given")
         self.data_info_ = {"rows": rows, "series": len(series), "sha256": digest.hexdigest()}
@@ -254,6 +286,8 @@ class Detector:
         tensors["threshold.val_scores"] = torch.from_numpy(np.sort(self.val_scores_))
         tensors["score.center"] = torch.from_numpy(self.score_model_.center)
         tensors["score.precision"] = torch.from_numpy(self.score_model_.precision)
+        if self.range_ is not None:
+            tensors["range.low"], tensors["range.high"] = map(torch.from_numpy, self.range_)
         save_bundle(path, tensors, self.metadata())
 
     def metadata(self) -> dict:
@@ -313,7 +347,28 @@ class Detector:
         detector.val_scores_ = tensors.get("threshold.val_scores", torch.empty(0)).numpy()
         detector.history_ = list(meta.get("history", []))
         detector.data_info_ = dict(meta.get("data", {}))
+        if "range.low" in tensors:  # bundles before the drift guard have no range
+            low, high = tensors["range.low"].numpy(), tensors["range.high"].numpy()
+            if low.shape != offset.shape or high.shape != offset.shape:
+                raise ValueError("training range arrays do not match the feature count")
+            detector.range_ = (low, high)
         return detector
+
+
+def _split_observed(series: list[SeriesData], train_parts, val_parts):
+    """Observed masks split like the values: (train list, held-out list), or (None, None)."""
+    if all(s.observed is None for s in series):
+        return None, None
+    masks = [s.observed if s.observed is not None else np.ones_like(s.values, bool) for s in series]
+    train = [m[: len(t)] for m, t in zip(masks, train_parts, strict=True)]
+    val = [m[len(t) :] for m, t, v in zip(masks, train_parts, val_parts, strict=True) if len(v)]
+    return train, val
+
+
+def _resume_key(params: DetectorParams) -> dict:
+    """The options a resumed run must share with the checkpoint (epochs may grow)."""
+    ignored = {"epochs", "patience", "device", "threshold_method", "threshold_params"}
+    return {k: v for k, v in asdict(params).items() if k not in ignored}
 
 
 def _time_ends(column: pd.Series) -> list:

@@ -171,3 +171,44 @@ def fit_score_model(method: str, errors: np.ndarray) -> ScoreModel:
 
 def identity_score_model(n_features: int) -> ScoreModel:
     return ScoreModel("mean", np.ones(n_features), np.eye(n_features))
+
+
+# --------------------------------------------------------------- --missing mask
+# Entries that were missing in the input are left out of a row's score: their per-feature
+# error is NaN and the score uses the observed features only.
+
+
+def score_observed(
+    model: ScoreModel, errors: np.ndarray, observed: np.ndarray | None
+) -> np.ndarray:
+    """(rows, features) errors and observed mask -> (rows,) scores over observed features.
+
+    mean / normalized average the observed features; mahalanobis uses the marginal
+    Gaussian of the observed features. A row with nothing observed scores 0. Never NaN.
+    """
+    if observed is None or observed.all():
+        return model.score(np.nan_to_num(errors))
+    errors = np.where(observed, errors, 0.0)
+    if model.method != "mahalanobis":
+        weights = observed / (model.center if model.method == "normalized" else 1.0)
+        return (errors * weights).sum(axis=1) / np.maximum(observed.sum(axis=1), 1)
+    covariance = np.linalg.inv(model.precision)  # (features, features)
+    scores = np.zeros(len(errors))
+    patterns, which = np.unique(observed, axis=0, return_inverse=True)
+    for number, pattern in enumerate(patterns):
+        rows = np.flatnonzero(which.reshape(-1) == number)
+        if not pattern.any():
+            continue
+        centered = errors[np.ix_(rows, pattern)] - model.center[pattern]  # (rows, observed)
+        sub = covariance[np.ix_(pattern, pattern)]
+        precision = model.precision if pattern.all() else np.linalg.pinv(sub)
+        scores[rows] = np.einsum("ij,jk,ik->i", centered, precision, centered)
+    return scores
+
+
+def fill_missing_errors(errors: np.ndarray, observed: np.ndarray | None) -> np.ndarray:
+    """Errors of missing entries replaced by their feature's mean observed error (for fitting)."""
+    if observed is None or observed.all():
+        return errors
+    means = np.nanmean(np.where(observed, errors, np.nan), axis=0)  # (features,)
+    return np.where(observed, errors, np.nan_to_num(means)[None, :])

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .data import MissingFiller, detect_time_column, feature_matrix, require_columns, sort_by_time
-from .errors import InputError
-from .scoring import RowScorer
+from .data import (
+    MissingFiller,
+    detect_time_column,
+    feature_matrix,
+    require_columns,
+    row_number,
+    sort_by_time,
+)
+from .errors import InputError, LstmaeWarning
+from .scoring import RowScorer, score_observed
 from .thresholds import p_value_columns
 
 if TYPE_CHECKING:
@@ -43,6 +51,7 @@ class StreamScorer:
         self.states: dict[str, SeriesState] = {}
         self.rows_read = 0
         self.passthrough: list[str] = []
+        self.range_warned = False  # the out-of-range warning is given once per run
 
     def run(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for number, chunk in enumerate(chunks):
@@ -77,9 +86,12 @@ class StreamScorer:
         for key, part in self._groups(chunk):
             state = self._state(key)
             values = feature_matrix(part, self.features, self.name, first_row)  # (rows, F)
-            values = state.filler(values)
-            state.pending.append(part[self.passthrough])
-            errors = state.scorer.push(self.detector.scaler_.transform(values))
+            missing = np.isnan(values)  # (rows, F), before filling
+            scaled = self.detector.scaler_.transform(state.filler(values))
+            extra = guard_columns(self.detector, missing, scaled)
+            self.range_warned |= warn_out_of_range(state.label, extra, part, self.range_warned)
+            state.pending.append(part[self.passthrough].assign(**extra))
+            errors = state.scorer.push(scaled)
             if len(errors):
                 yield self._frame(state, errors)
 
@@ -96,7 +108,9 @@ class StreamScorer:
     def _state(self, key: str) -> SeriesState:
         if key not in self.states:
             label = f"{self.name}[{key}]" if key else self.name
-            filler = MissingFiller(self.detector.params.missing, self.features, label)
+            policy = self.detector.params.missing
+            default = self.detector.scaler_.offset if policy == "mask" else None
+            filler = MissingFiller(policy, self.features, label, default)
             self.states[key] = SeriesState(self.detector._row_scorer(), filler, label)
         return self.states[key]
 
@@ -106,18 +120,85 @@ class StreamScorer:
         pending = pd.concat(state.pending) if len(state.pending) > 1 else state.pending[0]
         emitted, rest = pending.iloc[:n], pending.iloc[n:]
         state.pending = [rest]
-        frame = emitted.reset_index(drop=True)
+        frame, missing = pop_missing(emitted.reset_index(drop=True), self.features)
+        out_of_range = frame.pop("out_of_range") if "out_of_range" in frame else None
         frame.insert(len(frame.columns), "row", np.arange(state.next_row, state.next_row + n))
         state.next_row += n
-        columns = score_columns(errors, self.features, self.detector)
-        return frame.assign(**columns)
+        columns = score_columns(errors, self.features, self.detector, missing)
+        frame = frame.assign(**columns)
+        return frame if out_of_range is None else frame.assign(out_of_range=out_of_range)
 
 
-def score_columns(errors: np.ndarray, features: list[str], detector: Detector) -> dict:
-    """(rows, features) per-feature errors -> the score columns of the row-level output."""
-    scores, threshold = detector.score_model_.score(errors), detector.threshold_
+def score_columns(
+    errors: np.ndarray, features: list[str], detector: Detector, missing: np.ndarray | None = None
+) -> dict:
+    """(rows, features) per-feature errors -> the score columns of the row-level output.
+
+    missing: (rows, features) entries that were missing (--missing mask): left out of the
+    score, and their err_ column is empty.
+    """
+    observed = None if missing is None else ~missing
+    scores = score_observed(detector.score_model_, errors, observed)
+    errors = errors if missing is None else np.where(missing, np.nan, errors)
+    threshold = detector.threshold_
     columns = {"score": scores, "threshold": np.full(len(scores), threshold)}
     columns["is_anomaly"] = scores > threshold
     columns |= p_value_columns(detector, scores)
     columns |= {f"err_{name}": errors[:, i] for i, name in enumerate(features)}
     return columns
+
+
+# ------------------------------------------------------ drift guard and --missing mask
+RANGE_MARGIN = 3.0  # scaled units beyond the training range before a value is reported
+MISSING_PREFIX = "_missing_"
+
+
+def guard_columns(detector: Detector, missing: np.ndarray, scaled: np.ndarray) -> dict:
+    """Per-row columns carried with the pending rows: out_of_range, and the missing mask."""
+    features = detector.roles_.features
+    columns = {}
+    if detector.range_ is not None:
+        columns["out_of_range"] = out_of_range(scaled, *detector.range_, features)
+    if detector.params.missing == "mask" and missing.any():
+        columns |= {MISSING_PREFIX + f: missing[:, i] for i, f in enumerate(features)}
+    return columns
+
+
+def out_of_range(
+    scaled: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    features: list[str],
+    margin: float = RANGE_MARGIN,
+) -> np.ndarray:
+    """(rows, F) scaled values -> (rows,) the features more than `margin` scaled units
+    outside their training range [low, high], joined by ';' ('' when none)."""
+    beyond = (scaled < low - margin) | (scaled > high + margin)  # (rows, F)
+    flags = np.full(len(scaled), "", dtype=object)
+    for row in np.flatnonzero(beyond.any(axis=1)):
+        flags[row] = ";".join(f for f, b in zip(features, beyond[row], strict=True) if b)
+    return flags
+
+
+def warn_out_of_range(label: str, extra: dict, part: pd.DataFrame, warned: bool) -> bool:
+    """Warn (once) about the first row with features far outside the training range."""
+    flags = extra.get("out_of_range")
+    if warned or flags is None or not (flags != "").any():
+        return False
+    position = int(np.flatnonzero(flags != "")[0])
+    message = (
+        f"{label}: row {row_number(part.index, position)}: {flags[position]} more than "
+        f"{RANGE_MARGIN:g} scaled units outside the training range; scores there mean little "
+        f"({int((flags != '').sum())} such rows in this chunk; see the out_of_range column)"
+    )
+    warnings.warn(LstmaeWarning(message), stacklevel=2)
+    return True
+
+
+def pop_missing(frame: pd.DataFrame, features: list[str]) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Take the missing-mask columns out of `frame` -> (frame, (rows, F) bool or None)."""
+    names = [MISSING_PREFIX + f for f in features]
+    if names[0] not in frame.columns:
+        return frame, None
+    missing = frame[names].eq(True).to_numpy()  # rows from chunks without gaps: NaN -> False
+    return frame.drop(columns=names), missing

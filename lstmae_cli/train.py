@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -67,6 +68,13 @@ class TrainState:
     best_state: dict | None = None
     best_epoch: int = 0
     waited: int = 0
+
+
+def mask_bank(observed: list[np.ndarray] | None, seq_len: int, stride: int) -> WindowBank | None:
+    """Windows over (rows, features) observed masks as 1.0 / 0.0; None when nothing is missing."""
+    if observed is None:
+        return None
+    return WindowBank.from_series([m.astype(np.float32) for m in observed], seq_len, stride)
 
 
 def resolve_device(name: str) -> torch.device:
