@@ -13,10 +13,35 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from .errors import ExitStatus, LstmaeError, UsageError
 
+
+class OneLineErrors(TyperGroup):
+    """Option and argument errors as one `lstmae: error: ...` line on stderr, exit 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            err(f"error: {exc.format_message()} (see --help)")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err("aborted")
+            sys.exit(ExitStatus.ERROR)
+        sys.exit(code if isinstance(code, int) else ExitStatus.OK)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     name="lstmae",
     help="Anomaly detection for multivariate time series with an LSTM autoencoder.\n\n"
     "Train on mostly-normal data, then score any file or stream: rows, windows or events "
@@ -64,6 +89,7 @@ class ThresholdMethod(str, Enum):
 
 
 class Missing(str, Enum):
+    mask = "mask"
     ffill = "ffill"
     interpolate = "interpolate"
     error = "error"
@@ -100,7 +126,7 @@ def handle_errors(command):
         except LstmaeError as exc:
             return _fail(exc, f"error: {exc}", ExitStatus.ERROR)
         except KeyboardInterrupt as exc:
-            return _fail(exc, "interrupted", ExitStatus.INTERRUPTED)
+            return _fail(exc, str(exc) or "interrupted", ExitStatus.INTERRUPTED)
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(ExitStatus.OK) from None
@@ -108,6 +134,9 @@ def handle_errors(command):
             return _fail(exc, "error: out of memory (try a smaller --batch-size)", 1)
         except OSError as exc:
             return _fail(exc, f"error: {exc.filename or ''}: {exc.strerror or exc}", 1)
+        except Exception as exc:  # a bug, not the user's fault: still one line, no traceback
+            message = f"error: unexpected {type(exc).__name__}: {exc} (--debug shows where)"
+            return _fail(exc, message.splitlines()[0], ExitStatus.ERROR)
 
     return wrapper
 
@@ -152,6 +181,26 @@ def main_options(
     ] = False,
 ) -> None:
     STATE["debug"] = debug
+    _show_tool_warnings()
+
+
+def _show_tool_warnings() -> None:
+    """The tool's warnings (LstmaeWarning) as one `lstmae: warning: ...` line on stderr."""
+    import warnings
+
+    from .errors import LstmaeWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, *args, **kwargs):
+        if issubclass(category, LstmaeWarning):
+            err(f"warning: {message}")
+        else:
+            shown(message, category, *args, **kwargs)
+
+    if getattr(shown, "__name__", "") != "show":
+        warnings.showwarning = show
+    warnings.simplefilter("always", LstmaeWarning)
 
 
 # Options shared by several commands -------------------------------------------------
@@ -244,8 +293,12 @@ def train(
     ] = 5,
     seed: Annotated[int, typer.Option(help="Random seed (same data + seed -> same model).")] = 0,
     missing: Annotated[
-        Missing, typer.Option(help="What to do with missing values.")
-    ] = Missing.ffill,
+        Missing,
+        typer.Option(
+            help="Missing or non-finite values: mask (fill forward for the network, leave them "
+            "out of the loss and the row score), ffill, interpolate, or error."
+        ),
+    ] = Missing.mask,
     scoring: Annotated[
         Scoring,
         typer.Option(
@@ -274,6 +327,17 @@ def train(
     plot_history: Annotated[
         Path | None, typer.Option(help="Also write the training-loss figure here (.png/.svg/.pdf).")
     ] = None,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            help="Every N epochs save the training state (with the best model so far) to "
+            "MODEL.ckpt.safetensors, atomically; 0: never. Removed once MODEL is written."
+        ),
+    ] = 0,
+    resume: Annotated[
+        bool,
+        typer.Option(help="Continue an interrupted run from its checkpoint (same data, options)."),
+    ] = False,
     device: DeviceOpt = Device.cpu,
     quiet: QuietOpt = False,
 ) -> None:
@@ -282,6 +346,7 @@ def train(
     from .detector import Detector
     from .progress import EpochProgress
     from .thresholds import resolve_params
+    from .train import checkpointing_for, interrupted_note
 
     threshold_params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
     threshold_params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha}
@@ -309,21 +374,28 @@ def train(
     )
     detector.params.validate()
     _check_output_folder(output)
+    checkpoint = checkpointing_for(output, checkpoint_every, resume)
     if plot_history is not None:
         from .plot import check_figure_path
 
         check_figure_path(plot_history)  # before training, not after
     tables = [(source_name(path), read_frame(path)) for path in data]
-    with EpochProgress(epochs, quiet) as progress:
-        detector.fit(
-            tables,
-            split_list(columns),
-            time_column,
-            id_column,
-            split_list(exclude_columns),
-            on_epoch=progress.update,
-        )
+    try:
+        with EpochProgress(epochs, quiet) as progress:
+            detector.fit(
+                tables,
+                split_list(columns),
+                time_column,
+                id_column,
+                split_list(exclude_columns),
+                on_epoch=progress.update,
+                checkpoint=checkpoint,
+            )
+    except KeyboardInterrupt as exc:
+        raise KeyboardInterrupt(interrupted_note(checkpoint)) from exc
     detector.save(output)
+    if checkpoint is not None:
+        checkpoint.path.unlink(missing_ok=True)  # MODEL now holds the result
     if plot_history is not None:
         from .plot import history_figure, save_figure
 

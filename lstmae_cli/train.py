@@ -270,3 +270,27 @@ def _restore(state: TrainState, tensors: dict, meta: dict, device: torch.device)
     best_loss = meta.get("best_loss")
     state.best_loss = math.inf if best_loss is None else float(best_loss)
     state.best_epoch, state.waited = int(meta["best_epoch"]), int(meta["waited"])
+
+
+def checkpoint_path(model: Path) -> Path:
+    """model.safetensors -> model.ckpt.safetensors, beside the model."""
+    model = Path(model)
+    return model.with_name(f"{model.stem}.ckpt{model.suffix or '.safetensors'}")
+
+
+def checkpointing_for(model: Path, every: int, resume: bool) -> Checkpointing | None:
+    """The CLI's --checkpoint-every / --resume as a Checkpointing (None when neither is asked)."""
+    from .errors import UsageError
+
+    if every < 0:
+        raise UsageError("--checkpoint-every must be at least 0 (0: no checkpoints)")
+    if not every and not resume:
+        return None
+    return Checkpointing(checkpoint_path(model), every, resume)
+
+
+def interrupted_note(checkpoint: Checkpointing | None) -> str:
+    """What the user sees on Ctrl-C during training."""
+    if checkpoint is None or not checkpoint.path.is_file():
+        return "interrupted; nothing was written"
+    return f"interrupted; continue with --resume (checkpoint {checkpoint.path})"
