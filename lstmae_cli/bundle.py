@@ -79,6 +79,8 @@ class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as
         folder = self.path.parent if str(self.path.parent) else Path(".")
         if not folder.is_dir():
             raise LstmaeError(f"{self.path}: folder {folder} does not exist")
+        if self.path.is_dir():
+            raise LstmaeError(f"{self.path}: is a directory; give a file name")
         try:
             fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
         except OSError as exc:

@@ -144,7 +144,7 @@ def handle_errors(command):
 def _fail(exc: BaseException, message: str, code: int):
     if STATE["debug"]:
         raise exc
-    err(message)
+    err(" ".join(message.split()))  # always one line
     raise typer.Exit(int(code))
 
 
@@ -413,6 +413,8 @@ def train(
 def _check_output_folder(output: Path) -> None:
     if not output.parent.exists() and str(output.parent):
         raise LstmaeError(f"{output}: folder {output.parent} does not exist")
+    if output.is_dir():
+        raise LstmaeError(f"{output}: is a directory; give a file name")
 
 
 @app.command()

@@ -81,7 +81,9 @@ def read_frames(source: str | Path, chunk_rows: int | None = None) -> Iterator[p
             frames = _read_parquet(handle, name, chunk_rows)
         else:
             _refuse_binary(head, name)
-            frames = _read_csv(handle, name, sniff_delimiter(head), chunk_rows, source)
+            sep = sniff_delimiter(head)
+            _refuse_duplicate_names(head, sep, name)
+            frames = _read_csv(handle, name, sep, chunk_rows, source)
         yield from _numbered(frames, name)
     finally:
         if handle is not sys.stdin.buffer:
@@ -105,6 +107,19 @@ def _refuse_binary(head: bytes, name: str) -> None:
     control = sum(b < 32 and b not in (9, 10, 13) for b in head[:4096])
     if b"\0" in head or control > len(head[:4096]) // 20:
         raise InputError(f"{name}: binary data, not a CSV or Parquet file")
+
+
+def _refuse_duplicate_names(head: bytes, sep: str, name: str) -> None:
+    """Two columns with one name would be told apart by position only: refuse them."""
+    import csv
+
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    lines = text.splitlines()
+    header = next(csv.reader(lines[:1], delimiter=sep), [])
+    names = [c.strip() for c in header]
+    duplicated = sorted({c for c in names if names.count(c) > 1})
+    if duplicated:
+        raise InputError(f"{name}: duplicate column name(s) {', '.join(map(repr, duplicated))}")
 
 
 def read_frame(source: str | Path) -> pd.DataFrame:
@@ -152,7 +167,7 @@ def _read_parquet(handle: BinaryIO, name: str, chunk_rows: int | None) -> Iterat
 
 def _check_header(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
-    duplicated = [c for c in frame.columns if "." in c and c.rsplit(".", 1)[0] in frame.columns]
+    duplicated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
     if duplicated:
         raise InputError(f"{name}: duplicate column name(s): {', '.join(duplicated)}")
     return frame

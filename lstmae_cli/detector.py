@@ -314,10 +314,14 @@ class Detector:
     @classmethod
     def load(cls, path: str | Path) -> Detector:
         tensors, meta = load_bundle(path)
+        if meta.get("kind") == "lstmae-checkpoint":
+            raise BundleError(f"{path}: a training checkpoint, not a model; finish with --resume")
         try:
             return cls._from_bundle(tensors, meta)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise BundleError(f"{path}: model metadata does not match its tensors ({exc})") from exc
+            detail = " ".join(str(exc).split())[:160]  # one line, however long torch's is
+            message = f"{path}: model metadata does not match its tensors ({detail})"
+            raise BundleError(message) from exc
 
     @classmethod
     def _from_bundle(cls, tensors: dict, meta: dict) -> Detector:
