@@ -113,8 +113,8 @@ def print_table(title: str, ours: dict, baseline: dict, published: bool) -> None
     print(f"{'detector':32} {'F1':>14} {'FAR %':>14} {'MAR %':>14}")
     f1, far, mar = ours["f1"], ours["far"], ours["mar"]
     print(
-        f"{'lstmae (this run)':32} {f1[0]:>8.3f} ±{f1[1]:.3f} {100 * far[0]:>8.2f} ±{100 * far[1]:<4.1f}"
-        f" {100 * mar[0]:>8.2f} ±{100 * mar[1]:<4.1f}"
+        f"{'lstmae (this run)':32} {f1[0]:>8.3f} ±{f1[1]:.3f}"
+        f" {100 * far[0]:>8.2f} ±{100 * far[1]:<4.1f} {100 * mar[0]:>8.2f} ±{100 * mar[1]:<4.1f}"
     )
     if published:
         for name, p_f1, p_far, p_mar in PUBLISHED:
