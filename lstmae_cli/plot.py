@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 HEATMAP_COLUMNS = 1500  # most time bins in the heatmap; longer data is binned by max
+SPAN_PIXELS = 1000  # about the data width in pixels: no shaded span is drawn narrower
 FLAG_COLOR, LABEL_COLOR = "tab:red", "tab:purple"
 
 
@@ -164,6 +165,8 @@ def _shade(ax: Axes, x, mask: np.ndarray, color: str, low: float, high: float, a
     """Fill [x_i, x_{i+1}) for every True row i, across [low, high] of the axis height."""
     if not mask.any():
         return
+    if len(mask) > 2 * SPAN_PIXELS:  # long data: widen short spans to about one pixel
+        mask = np.convolve(mask, np.ones(len(mask) // SPAN_PIXELS), mode="same") > 0
     covered = mask | np.concatenate([[False], mask[:-1]])  # a single row still gets a width
     ax.fill_between(
         x, low, high, where=covered, step="post", color=color, alpha=alpha, lw=0,
