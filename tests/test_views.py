@@ -267,3 +267,10 @@ def test_train_plot_history_bad_format_fails_before_training(tmp_path, small_csv
     result = run("train", small_csv, "-o", model, "--plot-history", tmp_path / "h.gif")
     assert result.exit_code == 2 and "unknown figure format" in result.output
     assert not model.exists()
+
+
+def test_help_lists_the_view_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    assert "plot" in result.stdout and "report" in result.stdout
+    assert "--plot-history" in run("train", "--help").stdout
