@@ -40,8 +40,10 @@ def _write_text(frames: Iterable[pd.DataFrame], fmt: str, handle: TextIO) -> int
         if fmt == "csv":
             frame.to_csv(handle, index=False, header=header, lineterminator="\n")
         elif len(frame):
-            handle.write(frame.to_json(orient="records", lines=True, date_format="iso"))
-            handle.write("\n")
+            text = frame.to_json(
+                orient="records", lines=True, date_format="iso", double_precision=15
+            )
+            handle.write(text if text.endswith("\n") else text + "\n")
         header = False
         rows += len(frame)
         handle.flush()

@@ -1,0 +1,121 @@
+"""Events: merging flagged rows, their timing, scores and the channel that broke."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from lstmae_cli import Detector
+from lstmae_cli.cli import app
+from lstmae_cli.levels import EventBuilder, events_from_rows
+
+from .conftest import FAST, make_frame
+
+FEATURES = ["f0", "f1", "f2"]
+
+
+def row_frame(flagged: list[int], rows: int = 40, hot: str = "f1") -> pd.DataFrame:
+    """A row-level score frame: rows in `flagged` score 10 + row, with their error on `hot`."""
+    frame = pd.DataFrame({"row": np.arange(rows)})
+    frame["score"] = np.where(frame["row"].isin(flagged), 10.0 + frame["row"], 0.5)
+    frame["is_anomaly"] = frame["row"].isin(flagged)
+    for name in FEATURES:
+        frame[f"err_{name}"] = np.where(frame["is_anomaly"] & (name == hot), 8.0, 1.0)
+    return frame
+
+
+def events(frames, merge_gap=0, min_rows=1, weights=None) -> list[dict]:
+    weights = np.ones(3) if weights is None else np.asarray(weights, float)
+    builder = EventBuilder(FEATURES, weights, merge_gap, min_rows)
+    return list(events_from_rows(frames, builder))
+
+
+def spans(found: list[dict]) -> list[tuple[int, int]]:
+    return [(e["start_row"], e["end_row"]) for e in found]
+
+
+FLAGGED = [5, 6, 7, 10, 20, 21, 30]
+
+
+@pytest.mark.parametrize(
+    "merge_gap, min_rows, expected",
+    [
+        (0, 1, [(5, 7), (10, 10), (20, 21), (30, 30)]),
+        (2, 1, [(5, 10), (20, 21), (30, 30)]),
+        (2, 3, [(5, 10)]),
+        (8, 1, [(5, 10), (20, 30)]),  # 9 unflagged rows between 10 and 20, 8 between 21 and 30
+        (9, 1, [(5, 30)]),
+    ],
+)
+def test_merge_gap_and_min_rows(merge_gap, min_rows, expected):
+    assert spans(events([row_frame(FLAGGED)], merge_gap, min_rows)) == expected
+
+
+@pytest.mark.parametrize("cut", [3, 6, 8, 11, 21, 25])
+def test_events_do_not_depend_on_where_chunks_end(cut):
+    frame = row_frame(FLAGGED)
+    whole = events([frame], merge_gap=2)
+    assert events([frame.iloc[:cut], frame.iloc[cut:]], merge_gap=2) == whole
+
+
+def test_event_scores_and_feature_shares():
+    found = events([row_frame([5, 6, 7], hot="f2")], weights=[1.0, 1.0, 0.5])
+    (event,) = found
+    assert (event["rows"], event["flagged_rows"], event["duration"]) == (3, 3, 2.0)
+    assert event["peak_score"] == 17.0 and event["mean_score"] == pytest.approx(16.0)
+    # per row: f0 1, f1 1, f2 8 * 0.5 = 4 -> shares 1/6, 1/6, 4/6
+    assert event["top_feature"] == "f2"
+    assert event["top_features"] == "f2:0.67;f0:0.17;f1:0.17"
+
+
+def test_duration_in_seconds_with_a_time_column():
+    frame = row_frame([5, 6, 7, 8])
+    frame["timestamp"] = pd.date_range("2026-03-01", periods=len(frame), freq="15s").astype(str)
+    builder = EventBuilder(FEATURES, np.ones(3), time_column="timestamp")
+    (event,) = events_from_rows([frame], builder)
+    assert event["start"] == "2026-03-01 00:01:15" and event["end"] == "2026-03-01 00:02:00"
+    assert event["duration"] == 45.0
+
+
+def test_rows_flagged_everywhere_make_one_event_fast():
+    frame = row_frame(list(range(200_000)), rows=200_000)
+    (event,) = events([frame])
+    assert event["rows"] == 200_000 and event["top_feature"] == "f1"
+
+
+# -------------------------------------------------------- the broken channel is found
+@pytest.fixture(scope="module")
+def broken_channel(tmp_path_factory):
+    """A model of 4 normal channels, and test data where f2 alone breaks in two places."""
+    folder = tmp_path_factory.mktemp("broken")
+    normal = make_frame(800, seed=5, features=4)
+    model = folder / "m.safetensors"
+    Detector(**FAST).fit([("normal", normal)]).save(model)
+    test = make_frame(600, seed=6, features=4)
+    test.loc[200:239, "f2"] += 3.0  # a step
+    test.loc[420:444, "f2"] = test.loc[420:444, "f2"].mean() + np.random.default_rng(0).normal(
+        0, 1.0, 25
+    )  # noise burst
+    data = folder / "test.csv"
+    test.to_csv(data, index=False)
+    return model, data
+
+
+def test_event_level_names_the_broken_channel(broken_channel):
+    model, data = broken_channel
+    args = ["score", model, data, "--level", "event", "--merge-gap", "16", "--min-rows", "5"]
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    found = pd.read_csv(io.StringIO(result.stdout))
+    for first, last in [(200, 239), (420, 444)]:
+        overlapping = found[(found["start_row"] <= last) & (found["end_row"] >= first)]
+        assert len(overlapping) == 1, found
+        event = overlapping.iloc[0]
+        assert event["top_feature"] == "f2"
+        share = float(event["top_features"].split(";")[0].split(":")[1])
+        assert share > 0.5
+        assert event["peak_score"] >= event["mean_score"] > 0

@@ -1,0 +1,235 @@
+"""`lstmae score` as a stream: chunking, pipes, output formats, exit codes and the summary."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from lstmae_cli.cli import app
+from lstmae_cli.pipe_reader import LineBatcher
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def scores(*args) -> pd.DataFrame:
+    result = run("score", *args, "-q")
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(io.StringIO(result.stdout))
+
+
+def lstmae(*args) -> list[str]:
+    return [sys.executable, "-m", "lstmae_cli", *map(str, args)]
+
+
+# ----------------------------------------------------------------------------- streaming
+@pytest.mark.parametrize("chunk_rows", [7, 16, 250])
+def test_chunked_scoring_equals_the_whole_file(tiny_model, small_csv, chunk_rows):
+    whole = scores(tiny_model, small_csv, "--chunk-rows", "1000000")
+    chunked = scores(tiny_model, small_csv, "--chunk-rows", chunk_rows)
+    pd.testing.assert_frame_equal(chunked, whole, rtol=1e-6)
+
+
+def test_memory_does_not_grow_with_input_length(tiny_model, small_frame):
+    from lstmae_cli import Detector
+
+    detector = Detector.load(tiny_model)
+    scorer = detector.stream_scorer()
+    chunks = (small_frame.iloc[i : i + 50] for i in range(0, len(small_frame), 50))
+    kept = []
+    for _ in scorer.run(chunks):
+        state = scorer.states[""]
+        pending = sum(len(p) for p in state.pending)
+        kept.append((len(state.scorer.rows), pending))
+    seq_len = detector.params.seq_len
+    assert len(kept) >= len(small_frame) // 50  # one output frame per chunk, not one at the end
+    assert all(rows <= seq_len + 50 and pending <= seq_len + 50 for rows, pending in kept)
+
+
+def _pipe_batches(chunk_rows: int, writes: list[tuple[bytes, float]]) -> list[list[bytes]]:
+    """Batches LineBatcher makes of `writes` (bytes, pause after) sent through a real pipe."""
+    read_fd, write_fd = os.pipe()
+
+    def producer():
+        with os.fdopen(write_fd, "wb", buffering=0) as sink:
+            for data, pause in writes:
+                sink.write(data)
+                time.sleep(pause)
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    with os.fdopen(read_fd, "rb") as source:
+        batches = list(LineBatcher(source, chunk_rows).batches())
+    thread.join()
+    return batches
+
+
+def test_pipe_batches_end_at_chunk_rows_and_when_the_producer_pauses():
+    lines = [f"{i},{i * 2}\n".encode() for i in range(10)]
+    batches = _pipe_batches(4, [(b"".join(lines[:6]), 0.5), (b"".join(lines[6:]), 0.0)])
+    assert [len(b) for b in batches] == [4, 2, 4]  # 4 full, 2 handed on at the pause, 4 at EOF
+    assert b"\n".join(sum(batches, [])) + b"\n" == b"".join(lines)
+
+
+def test_pipe_batches_keep_a_last_line_without_newline():
+    batches = _pipe_batches(100, [(b"1,2\n3,", 0.2), (b"4", 0.0)])
+    assert sum(batches, []) == [b"1,2", b"3,4"]
+
+
+def test_first_rows_come_out_before_the_input_ends(tiny_model, small_frame):
+    """producer | lstmae score m - | consumer: output appears while stdin is still open."""
+    text = small_frame.to_csv(index=False).splitlines(keepends=True)
+    process = subprocess.Popen(
+        lstmae("score", tiny_model, "-", "-q"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,  # unbuffered: readline below must not read ahead of communicate()
+    )
+    process.stdin.write("".join(text[:201]).encode())  # header + 200 rows; stdin stays open
+    process.stdin.flush()
+    ready, _, _ = select.select([process.stdout], [], [], 120)
+    assert ready, "no output while the input was still open"
+    header = process.stdout.readline().decode()
+    first = process.stdout.readline().decode()
+    assert header.startswith("timestamp,row,score") and first.split(",")[1] == "0"
+    assert process.poll() is None  # still waiting for the rest of the input
+    process.stdin.write("".join(text[201:]).encode())
+    rest, errors = process.communicate(timeout=120)
+    assert process.returncode == 0, errors.decode()
+    assert 2 + len(rest.decode().splitlines()) == len(small_frame) + 1
+
+
+def test_ctrl_c_exits_130_without_traceback_or_output_file(tiny_model, small_frame, tmp_path):
+    out = tmp_path / "scores.csv"
+    process = subprocess.Popen(
+        lstmae("score", tiny_model, "-", "-o", out, "--chunk-rows", "50"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdin.write(small_frame.to_csv(index=False).encode()[:4000])
+    process.stdin.flush()
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".scores.csv.*")) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the temp output file appears once the model is loaded and reading
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    process.stdin.close()
+    assert process.returncode == 130
+    assert errors.decode().strip().splitlines() == ["lstmae: interrupted"]
+    assert list(tmp_path.iterdir()) == []  # neither the output nor its temp file
+
+
+# ------------------------------------------------------------------------------- formats
+def test_jsonl_and_parquet_hold_the_same_rows_as_csv(tiny_model, small_csv, tmp_path):
+    csv = scores(tiny_model, small_csv)
+    jsonl = run("score", tiny_model, small_csv, "-f", "jsonl", "-q")
+    assert jsonl.exit_code == 0, jsonl.output
+    records = [json.loads(line) for line in jsonl.stdout.splitlines()]
+    assert len(records) == len(csv) and set(records[0]) == set(csv.columns)
+    np.testing.assert_allclose([r["score"] for r in records], csv["score"], rtol=1e-9)
+    out = tmp_path / "scores.parquet"
+    assert run("score", tiny_model, small_csv, "-f", "parquet", "-o", out, "-q").exit_code == 0
+    parquet = pd.read_parquet(out)
+    assert list(parquet.columns) == list(csv.columns)
+    np.testing.assert_allclose(parquet["score"], csv["score"], rtol=1e-9)
+    assert parquet["is_anomaly"].tolist() == csv["is_anomaly"].tolist()
+
+
+def test_parquet_input_scores_like_csv(tiny_model, small_csv, small_frame, tmp_path):
+    data = tmp_path / "in.parquet"
+    small_frame.to_parquet(data)
+    from_parquet = scores(tiny_model, data, "--chunk-rows", "100")
+    pd.testing.assert_frame_equal(from_parquet, scores(tiny_model, small_csv), rtol=1e-6)
+
+
+def test_parquet_needs_an_output_file(tiny_model, small_csv):
+    result = run("score", tiny_model, small_csv, "-f", "parquet")
+    assert result.exit_code == 2 and "--output" in result.output
+
+
+def test_output_file_is_written_whole_and_alone(tiny_model, small_csv, tmp_path):
+    out = tmp_path / "scores.csv"
+    assert run("score", tiny_model, small_csv, "-o", out, "-q").exit_code == 0
+    assert len(pd.read_csv(out)) == 600 and [p.name for p in tmp_path.iterdir()] == ["scores.csv"]
+
+
+def test_failed_run_leaves_no_output_file(tiny_model, small_frame, tmp_path):
+    data, out = tmp_path / "bad.csv", tmp_path / "scores.csv"
+    broken = small_frame.astype({"f1": object})
+    broken.loc[400, "f1"] = "oops"  # after the first chunks have been written
+    broken.to_csv(data, index=False)
+    result = run("score", tiny_model, data, "-o", out, "--chunk-rows", "100")
+    assert result.exit_code == 1 and "'f1', row 401" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.csv"]
+
+
+def test_only_anomalies_and_keep_columns(tiny_model, small_frame, tmp_path):
+    data = tmp_path / "tagged.csv"
+    small_frame.assign(site="north", note=np.arange(600) % 7).to_csv(data, index=False)
+    full = scores(tiny_model, data, "--keep-columns", "site,note")
+    assert full["site"].eq("north").all() and full["note"].tolist() == list(np.arange(600) % 7)
+    assert 0 < full["is_anomaly"].sum() < 600, "fixture should flag some rows, not all"
+    flagged = scores(tiny_model, data, "--only-anomalies", "--chunk-rows", "64")
+    assert flagged["is_anomaly"].all()
+    assert flagged["row"].tolist() == full.loc[full["is_anomaly"], "row"].tolist()
+    missing = run("score", tiny_model, data, "--keep-columns", "nope")
+    assert missing.exit_code == 1 and "missing column(s) nope" in missing.output
+
+
+def test_only_anomalies_at_window_and_event_level(tiny_model, small_csv):
+    windows = scores(tiny_model, small_csv, "--level", "window")
+    flagged = scores(tiny_model, small_csv, "--level", "window", "--only-anomalies")
+    assert flagged["start_row"].tolist() == windows.loc[windows["is_anomaly"], "start_row"].tolist()
+    events = scores(tiny_model, small_csv, "--level", "event")
+    pd.testing.assert_frame_equal(
+        scores(tiny_model, small_csv, "--level", "event", "--only-anomalies"), events
+    )
+
+
+# --------------------------------------------------------------------- summary and codes
+def test_summary_line_counts_rows_anomalies_and_events(tiny_model, small_csv):
+    rows = scores(tiny_model, small_csv)
+    events = scores(tiny_model, small_csv, "--level", "event", "--merge-gap", "3")
+    result = run("score", tiny_model, small_csv, "--merge-gap", "3")
+    last = result.stderr.strip().splitlines()[-1]
+    flagged = int(rows["is_anomaly"].sum())
+    assert last.startswith(
+        f"lstmae: scored 600 rows: {flagged} anomalous rows, {len(events)} events"
+    )
+    assert last.endswith("rows/s")
+    assert run("score", tiny_model, small_csv, "--quiet").stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["--chunk-rows", "0"], 2),
+        (["--merge-gap", "-1"], 2),
+        (["--min-rows", "0"], 2),
+        (["--format", "xml"], 2),
+        (["--threshold", "1e12", "--fail-on-anomaly"], 0),
+        (["--threshold", "-1", "--fail-on-anomaly"], 3),
+    ],
+)
+def test_exit_codes(tiny_model, small_csv, args, code):
+    result = run("score", tiny_model, small_csv, "-q", *args)
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
