@@ -14,7 +14,7 @@ from typing import TextIO
 import pandas as pd
 
 from .bundle import atomic_path
-from .errors import UsageError
+from .errors import LstmaeError, UsageError
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -60,7 +60,7 @@ def _write_parquet(frames: Iterable[pd.DataFrame], path: Path) -> int:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(str(path), table.schema)
-            writer.write_table(table.cast(writer.schema))
+            writer.write_table(_cast(table, writer.schema, rows))
             rows += len(frame)
     finally:
         if writer is not None:
@@ -68,3 +68,21 @@ def _write_parquet(frames: Iterable[pd.DataFrame], path: Path) -> int:
     if writer is None:
         pq.write_table(pa.table({}), str(path))
     return rows
+
+
+def _cast(table, schema, first_row: int):
+    """`table` in the file's schema; a column whose type changed is a clear error."""
+    import pyarrow as pa
+
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+        for field in schema:
+            column = table.schema.field(field.name) if field.name in table.schema.names else None
+            if column is not None and column.type != field.type:
+                raise LstmaeError(
+                    f"column '{field.name}' is {field.type} in the first {first_row} output "
+                    f"rows, then {column.type}; Parquet keeps one type per column: use "
+                    "--format csv or jsonl, or a larger --chunk-rows"
+                ) from exc
+        raise LstmaeError(f"cannot write Parquet: {exc}") from exc

@@ -233,3 +233,18 @@ def test_exit_codes(tiny_model, small_csv, args, code):
     result = run("score", tiny_model, small_csv, "-q", *args)
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
+
+
+def test_parquet_column_changing_type_is_a_one_line_error(tiny_model, small_frame, tmp_path):
+    data, out = tmp_path / "drift.csv", tmp_path / "out.parquet"
+    drift = small_frame.assign(note=None)
+    drift.loc[400:, "note"] = "valve open"  # empty (float NaN) in the first chunks, text later
+    drift.to_csv(data, index=False)
+    args = ["--keep-columns", "note", "-f", "parquet", "-o", out, "--chunk-rows", "100"]
+    result = run("score", tiny_model, data, *args)
+    assert result.exit_code == 1
+    assert "column 'note' is double" in result.output and "then string" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["drift.csv"]
+    whole = run("score", tiny_model, data, *args[:-1], "100000", "-q")  # one chunk: one type
+    assert whole.exit_code == 0 and pd.read_parquet(out)["note"].iloc[-1] == "valve open"
