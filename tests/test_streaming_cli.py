@@ -248,3 +248,30 @@ def test_parquet_column_changing_type_is_a_one_line_error(tiny_model, small_fram
     assert [p.name for p in tmp_path.iterdir()] == ["drift.csv"]
     whole = run("score", tiny_model, data, *args[:-1], "100000", "-q")  # one chunk: one type
     assert whole.exit_code == 0 and pd.read_parquet(out)["note"].iloc[-1] == "valve open"
+
+
+def test_training_windows_are_indices_into_the_rows_not_copies():
+    from lstmae_cli.windows import WindowBank
+
+    values = np.random.default_rng(0).normal(size=(20_000, 8)).astype(np.float32)
+    bank = WindowBank.from_series([values[:12_000], values[12_000:]], seq_len=32, stride=1)
+    assert len(bank) == (12_000 - 31) + (8_000 - 31)
+    held = bank.rows.nbytes + bank.starts.nbytes  # what the bank keeps
+    assert held < 2 * values.nbytes < len(bank) * 32 * 8 * 4  # far below stacked windows
+    assert bank.rows.shape == values.shape
+
+
+def test_readme_pipeline_recipes_use_real_options():
+    """Every --option in the README's pipeline recipes exists on its command."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## In shell pipelines", 1)[1].split("\n## ", 1)[0]
+    text = section.replace("\\\n", " ")
+    commands = re.findall(r"lstmae (train|score|threshold) ([^|\n]*)", text)
+    assert {c for c, _ in commands} == {"train", "score", "threshold"}
+    for command, args in commands:
+        help_text = run(command, "--help").output
+        for option in re.findall(r"(?<!\S)(--[a-z-]+)", args):
+            assert option in help_text, (command, option)
