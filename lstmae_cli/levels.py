@@ -96,7 +96,8 @@ class EventBuilder:
         flagged = frame[frame["is_anomaly"].to_numpy()]
         rows = flagged["row"].to_numpy()
         labels = _label(flagged, self.time_column)
-        errors = flagged[self.error_columns].to_numpy() * self.weights  # (flagged, features)
+        errors = flagged[self.error_columns].to_numpy()  # (flagged, features)
+        errors = np.nan_to_num(errors) * self.weights  # entries missing (--missing mask) count 0
         scores = flagged["score"].to_numpy()
         for begin, end in _runs(rows, self.merge_gap):  # loops over runs, not rows
             event = self.open.get(key)

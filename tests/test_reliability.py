@@ -242,3 +242,17 @@ def test_same_seed_same_model_and_scores_through_the_cli(tmp_path, small_csv):
     args = ["train", str(small_csv), "-o", str(other), *TINY, "--epochs", "2", "--seed", "4"]
     assert runner.invoke(app, args).exit_code == 0
     assert not torch.equal(load_file(other)["model.head.weight"], weights_a["model.head.weight"])
+
+
+def test_event_shares_stay_finite_with_masked_entries(tiny_model, small_frame, tmp_path):
+    frame = small_frame.copy()
+    frame.loc[100:110, "f1"] = np.nan
+    data = tmp_path / "gaps.csv"
+    frame.to_csv(data, index=False)
+    args = ["score", str(tiny_model), str(data), "--level", "event", "--threshold", "0", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    events = pd.read_csv(io.StringIO(result.stdout))
+    assert len(events) == 1 and "nan" not in events["top_features"].iloc[0]
+    shares = [float(part.split(":")[1]) for part in events["top_features"].iloc[0].split(";")]
+    assert sum(shares) == pytest.approx(1.0, abs=0.02)
