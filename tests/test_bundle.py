@@ -89,3 +89,41 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         save_bundle(target, {"w": torch.zeros(1)}, {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_training_range_round_trips_and_old_bundles_still_load(tmp_path, tiny_model):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    detector = Detector.load(tiny_model)
+    low, high = detector.range_
+    assert low.shape == (3,) and (low < high).all()
+    tensors = {k: v for k, v in load_file(tiny_model).items() if not k.startswith("range.")}
+    with safe_open(str(tiny_model), framework="pt") as handle:
+        metadata = handle.metadata()
+    old = tmp_path / "old.safetensors"
+    save_file(tensors, old, metadata=metadata)
+    assert Detector.load(old).range_ is None  # no drift guard, but it scores
+    tensors["range.low"] = torch.zeros(2, dtype=torch.float32)
+    tensors["range.high"] = torch.ones(2, dtype=torch.float32)
+    save_file(tensors, tmp_path / "odd.safetensors", metadata=metadata)
+    with pytest.raises(BundleError, match="training range"):
+        Detector.load(tmp_path / "odd.safetensors")
+
+
+def test_checkpoint_holds_no_pickle_and_is_not_a_model(tmp_path):
+    from lstmae_cli.model import LSTMAutoencoder, ModelConfig
+    from lstmae_cli.train import Checkpointing, TrainState, save_checkpoint
+
+    model = LSTMAutoencoder(ModelConfig(2, 4))
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.zeros(1, 3, 2)).sum().backward()
+    optimizer.step()
+    path = tmp_path / "m.ckpt.safetensors"
+    save_checkpoint(Checkpointing(path, 1), TrainState(model, optimizer, torch.Generator()))
+    tensors, meta = load_bundle(path)  # plain safetensors: tensors + JSON header
+    assert meta["kind"] == "lstmae-checkpoint" and meta["param_groups"][0]["lr"] == 1e-3
+    assert "optim.0.exp_avg" in tensors and "optim.0.step" in tensors
+    assert path.read_bytes()[8:9] == b"{"  # a safetensors JSON header, not a pickle stream
+    with pytest.raises(BundleError, match="training checkpoint"):
+        Detector.load(path)

@@ -122,3 +122,56 @@ def test_series_are_split_by_id_and_sorted_by_time():
     series = dict(split_series(frame, roles))
     assert series["a"]["v"].tolist() == [10.0, 20.0]
     assert series["b"]["v"].tolist() == [1.0, 2.0]
+
+
+def test_mask_policy_fills_like_ffill_and_default_fills_a_column_never_seen():
+    values = np.array([[np.nan, 1.0], [np.nan, np.nan], [3.0, 2.0]], np.float32)
+    filled = MissingFiller("mask", ["a", "b"], "f", default=np.array([9.0, 8.0]))(values)
+    np.testing.assert_array_equal(filled, [[9, 1], [9, 1], [3, 2]])
+    with pytest.raises(InputError, match="column 'a' has no numeric values"):
+        MissingFiller("mask", ["a", "b"], "f")(np.array([[np.nan, 1.0]], np.float32))
+
+
+def test_rows_are_numbered_in_the_file_even_after_sorting(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("t,v\n3,1\n1,2\n2,oops\n")
+    frame = read_frame(path)
+    roles = resolve_roles(frame, "t.csv", features=["v"], time="t")
+    ((_, part),) = split_series(frame, roles)
+    with pytest.raises(InputError, match=r"row 3: 'oops'"):
+        feature_matrix(part, ["v"], "t.csv")
+
+
+def test_chunks_are_indexed_by_file_row(small_csv):
+    chunks = list(read_frames(small_csv, chunk_rows=250))
+    assert [c.index[0] for c in chunks] == [0, 250, 500]
+
+
+def test_mostly_numeric_text_column_is_a_feature_and_text_is_not():
+    frame = pd.DataFrame({"a": ["1", "2", "x", "4"], "b": ["u", "v", "w", "1"], "c": [1.0] * 4})
+    assert resolve_roles(frame, "f").features == ["a", "c"]
+
+
+def test_header_only_and_binary_and_duplicate_names(tmp_path):
+    (tmp_path / "h.csv").write_text("a,b\n")
+    with pytest.raises(InputError, match="no data rows"):
+        read_frame(tmp_path / "h.csv")
+    (tmp_path / "b.csv").write_bytes(b"a,b\n\x00\x01\x02\x03")
+    with pytest.raises(InputError, match="binary data"):
+        read_frame(tmp_path / "b.csv")
+    (tmp_path / "d.csv").write_text("a;b;a\n1;2;3\n")
+    with pytest.raises(InputError, match="duplicate column name"):
+        read_frame(tmp_path / "d.csv")
+
+
+def test_unsorted_and_duplicate_times_warn():
+    from lstmae_cli.data import sort_by_time
+    from lstmae_cli.errors import LstmaeWarning
+
+    frame = pd.DataFrame({"t": [2, 1, 1], "v": [1.0, 2.0, 3.0]})
+    with pytest.warns(LstmaeWarning) as caught:
+        ordered = sort_by_time(frame, "t")
+    assert ordered["v"].tolist() == [2.0, 3.0, 1.0]  # stable: equal times keep file order
+    messages = [str(w.message) for w in caught]
+    assert any("duplicate time(s) in 't' (first at row 3)" in m for m in messages)
+    assert any("not in time order" in m for m in messages)
