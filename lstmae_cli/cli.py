@@ -380,6 +380,7 @@ def train(
 
         check_figure_path(plot_history)  # before training, not after
     tables = [(source_name(path), read_frame(path)) for path in data]
+    _check_held_out_size(tables, val_fraction, threshold_method.value, threshold_params)
     try:
         with EpochProgress(epochs, quiet) as progress:
             detector.fit(
@@ -408,6 +409,15 @@ def train(
             f"{info['train_seconds']:.1f}s); threshold {detector.threshold_:.6g} "
             f"({detector.threshold_method_}); wrote {output}"
         )
+
+
+def _check_held_out_size(tables, val_fraction: float, method: str, params: dict) -> None:
+    """Refuse before training a threshold method the held-out part is too small for."""
+    from .thresholds import check_enough_scores
+
+    rows = [len(frame) for _, frame in tables]
+    held_out = sum(round(n * val_fraction) for n in rows) if val_fraction > 0 else sum(rows)
+    check_enough_scores(method, params, held_out)
 
 
 def _check_output_folder(output: Path) -> None:
@@ -539,7 +549,7 @@ def threshold(
     scores the calibration set of `score --p-values`.
     """
     from .detector import Detector
-    from .thresholds import resolve_params
+    from .thresholds import describe, resolve_params
 
     params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
     params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha, "beta": beta}
@@ -553,7 +563,7 @@ def threshold(
     typer.echo(f"old threshold: {_flag_line(old, scores, labels)}  ({old_method})")
     typer.echo(
         f"new threshold: {_flag_line(new, scores, labels)}  "
-        f"({method.value} {detector.threshold_params_})"
+        f"({describe(method.value, detector.threshold_params_)})"
     )
     if method.value not in ("manual", "fbeta"):
         detector.val_scores_ = scores[scores == scores]  # NaN-free

@@ -200,6 +200,35 @@ def resolve_params(method: str, params: dict, labelled: bool = False) -> dict:
     return used
 
 
+def minimum_scores(method: str, params: dict) -> int:
+    """How many normal scores `method` needs at least (checked before training)."""
+    used = resolve_params(method, params)
+    if method == "pot":
+        return math.ceil(10 / (1 - used["level"]) - 1e-9)
+    if method == "fpr":
+        return math.ceil((1 - used["alpha"]) / used["alpha"] - 1e-9)
+    return 1
+
+
+def check_enough_scores(method: str, params: dict, available: int) -> None:
+    """UsageError when about `available` held-out scores are too few for `method`."""
+    need = minimum_scores(method, params)
+    if available < need:
+        raise UsageError(
+            f"the {method} threshold needs at least {need} held-out scores; the held-out part "
+            f"will have about {available} rows: give more data, raise --val-fraction, or "
+            "choose other parameters"
+        )
+
+
+def describe(method: str, params: dict) -> str:
+    """'pot risk=0.001 level=0.98; fit: shape=0.12 scale=3.4 ...' for people."""
+    fit = params.get("fit", {})
+    given = " ".join(f"{k}={v:.6g}" for k, v in params.items() if k != "fit")
+    fitted = " ".join(f"{k}={v:.4g}" for k, v in fit.items())
+    return f"{method} {given}" + (f"; fit: {fitted}" if fitted else "")
+
+
 def fit_threshold(
     method: str, scores: np.ndarray, labels: np.ndarray | None = None, **params: float | None
 ) -> tuple[float, dict]:

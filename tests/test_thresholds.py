@@ -270,6 +270,17 @@ def test_train_refuses_label_methods_and_missing_values_with_exit_2(tmp_path, sm
     assert not model.exists()
 
 
+def test_train_refuses_a_held_out_part_too_small_for_the_method(tmp_path, small_csv):
+    """600 rows, 120 held out: pot at level 0.98 needs 500, fpr at 0.001 needs 999."""
+    model = tmp_path / "m.safetensors"
+    pot = run("train", small_csv, "-o", model, "--threshold-method", "pot", *FAST_ARGS)
+    assert pot.exit_code == 2 and "at least 500 held-out scores" in pot.output
+    args = ["--threshold-method", "fpr", "--alpha", "0.001", *FAST_ARGS]
+    fpr = run("train", small_csv, "-o", model, *args)
+    assert fpr.exit_code == 2 and "about 120 rows" in fpr.output
+    assert not model.exists()
+
+
 @pytest.mark.slow  # a real training run (about 10 s alone, far more on a busy machine)
 def test_train_with_the_fpr_method(tmp_path, small_csv):
     model = tmp_path / "m.safetensors"
@@ -299,6 +310,7 @@ def test_threshold_dry_run_prints_and_keeps_the_bundle(tmp_path, tiny_model, sma
                  "--rows", "600", "--dry-run")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "flags 5 of 600 rows" in result.output and "dry run" in result.output
+    assert "(budget alerts_per=5 rows=600; fit: allowed=5)" in result.output
     assert model.read_bytes() == tiny_model.read_bytes()
 
 
