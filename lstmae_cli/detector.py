@@ -249,6 +249,22 @@ class Detector:
         parts = list(self.stream_scores([frame], name, keep, **columns))
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
+    def score_events(
+        self,
+        frames: pd.DataFrame | Iterable[pd.DataFrame],
+        merge_gap: int = 0,
+        min_rows: int = 1,
+        name: str = "<frame>",
+        **columns,
+    ) -> pd.DataFrame:
+        """Events (as `score --level event`) of a frame or of chunks of one long input."""
+        from .levels import at_level
+
+        chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
+        scorer = self.stream_scorer(name, (), **columns)
+        parts = list(at_level(scorer.run(chunks), scorer, "event", merge_gap, min_rows))
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
     def stream_scores(
         self,
         chunks: Iterable[pd.DataFrame],

@@ -119,3 +119,18 @@ def test_event_level_names_the_broken_channel(broken_channel):
         share = float(event["top_features"].split(";")[0].split(":")[1])
         assert share > 0.5
         assert event["peak_score"] >= event["mean_score"] > 0
+
+
+def test_library_events_match_the_cli(broken_channel):
+    model, data = broken_channel
+    detector = Detector.load(model)
+    frame = pd.read_csv(data)
+    found = detector.score_events(frame, merge_gap=16, min_rows=5)
+    chunked = detector.score_events(
+        (frame.iloc[i : i + 90] for i in range(0, len(frame), 90)), merge_gap=16, min_rows=5
+    )
+    pd.testing.assert_frame_equal(chunked, found)
+    args = ["score", model, data, "--level", "event", "--merge-gap", "16", "--min-rows", "5"]
+    cli = pd.read_csv(io.StringIO(CliRunner().invoke(app, [str(a) for a in args]).stdout))
+    assert found["start_row"].tolist() == cli["start_row"].tolist()
+    assert found["top_features"].tolist() == cli["top_features"].tolist()
