@@ -81,7 +81,7 @@ def _pipe_batches(chunk_rows: int, writes: list[tuple[bytes, float]]) -> list[li
 
 def test_pipe_batches_end_at_chunk_rows_and_when_the_producer_pauses():
     lines = [f"{i},{i * 2}\n".encode() for i in range(10)]
-    batches = _pipe_batches(4, [(b"".join(lines[:6]), 0.5), (b"".join(lines[6:]), 0.0)])
+    batches = _pipe_batches(4, [(b"".join(lines[:6]), 1.0), (b"".join(lines[6:]), 0.0)])
     assert [len(b) for b in batches] == [4, 2, 4]  # 4 full, 2 handed on at the pause, 4 at EOF
     assert b"\n".join(sum(batches, [])) + b"\n" == b"".join(lines)
 
