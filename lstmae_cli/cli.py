@@ -265,8 +265,11 @@ def train(
     seq_len: Annotated[int, typer.Option(help="Rows per window.")] = 32,
     stride: Annotated[int, typer.Option(help="Rows between training windows.")] = 1,
     score_stride: Annotated[
-        int, typer.Option(help="Rows between scoring windows (every row stays covered).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            help="Rows between scoring windows; every row stays covered. Default seq_len // 8."
+        ),
+    ] = None,
     hidden: Annotated[int, typer.Option(help="LSTM units.")] = 64,
     layers: Annotated[int, typer.Option(help="Stacked LSTM layers in encoder and decoder.")] = 1,
     arch: Annotated[
@@ -468,6 +471,9 @@ def score(
         ),
     ] = False,
     device: DeviceOpt = Device.cpu,
+    precision: Annotated[
+        str, typer.Option(help="fp32, or bf16 (faster on CPUs with AVX512-BF16 / AMX).")
+    ] = "fp32",
     quiet: QuietOpt = False,
 ) -> None:
     """Score DATA with MODEL; write row, window or event results to stdout or --output."""
@@ -480,6 +486,7 @@ def score(
         raise UsageError("--chunk-rows and --min-rows must be at least 1, --merge-gap at least 0")
     detector = Detector.load(model)
     detector.params.device = device.value
+    detector.params.precision = precision
     if threshold is not None:
         detector.threshold_ = threshold
     if p_values:

@@ -46,7 +46,7 @@ class DetectorParams:
 
     seq_len: int = 32
     stride: int = 1
-    score_stride: int = 1
+    score_stride: int | None = None  # None: seq_len // 8 (benchmarks/speed.py, README "Speed")
     hidden: int = 64
     layers: int = 1
     arch: str = "linear"
@@ -60,9 +60,14 @@ class DetectorParams:
     device: str = "cpu"
     missing: str = DEFAULT_MISSING
     scoring: str = "mahalanobis"
+    precision: str = "fp32"
     threshold_method: str = "quantile"
     threshold_params: dict = field(default_factory=dict)
     max_windows_per_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.score_stride is None:
+            self.score_stride = max(1, self.seq_len // 8)
 
     def validate(self) -> None:
         positive = ("seq_len", "stride", "score_stride", "hidden", "layers", "epochs")
@@ -240,7 +245,8 @@ class Detector:
         self._require_fitted()
         device = resolve_device(self.params.device)
         model = self.model_.to(device)
-        return RowScorer(model, self.params.seq_len, self.params.score_stride, 4096, device)
+        p = self.params
+        return RowScorer(model, p.seq_len, p.score_stride, 4096, device, p.precision)
 
     def score_frame(
         self, frame: pd.DataFrame, name: str = "<frame>", keep: Iterable[str] = (), **columns

@@ -17,11 +17,37 @@ from torch import nn
 from .errors import InputError
 from .windows import gather_windows, window_starts
 
+PRECISIONS = ("auto", "fp32", "bf16")
 
-def reconstruction_errors(model: nn.Module, windows: torch.Tensor) -> torch.Tensor:
-    """windows: (batch, seq_len, features) -> squared errors, same shape."""
-    reconstruction = model(windows)  # (batch, seq_len, features)
-    return (reconstruction - windows).square()
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 matrix products run natively here (CUDA, or a CPU with AVX512-BF16/AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(
+        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    )
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """auto -> bf16 where it runs natively, else fp32."""
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+    if precision == "auto":
+        return "bf16" if bf16_supported(device) else "fp32"
+    return precision
+
+
+def reconstruction_errors(
+    model: nn.Module, windows: torch.Tensor, precision: str = "fp32"
+) -> torch.Tensor:
+    """windows: (batch, seq_len, features) -> squared errors in fp32, same shape.
+
+    With precision "bf16" the network runs under bf16 autocast; the error is taken in fp32.
+    """
+    with torch.autocast(windows.device.type, torch.bfloat16, enabled=precision == "bf16"):
+        reconstruction = model(windows)  # (batch, seq_len, features)
+    return (reconstruction.float() - windows).square()
 
 
 class RowScorer:
@@ -39,11 +65,13 @@ class RowScorer:
         stride: int = 1,
         batch_size: int = 2048,
         device: torch.device | str = "cpu",
+        precision: str = "fp32",
     ) -> None:
         if not 1 <= stride <= seq_len:
             raise InputError(f"score stride must be between 1 and seq_len ({seq_len})")
         self.model, self.seq_len, self.stride = model, seq_len, stride
         self.batch_size, self.device = batch_size, torch.device(device)
+        self.precision = resolve_precision(precision, self.device)
         n_features = _n_features(model)
         self.rows = torch.empty((0, n_features), dtype=torch.float32)  # (kept, features)
         self.sums = torch.zeros((0, n_features), dtype=torch.float64)  # (kept, features)
@@ -85,7 +113,9 @@ class RowScorer:
             batch = torch.from_numpy(starts[begin : begin + self.batch_size])
             windows = gather_windows(rows, batch.to(self.device), self.seq_len)
             with torch.inference_mode():
-                errors = reconstruction_errors(self.model, windows).cpu()  # (b, L, F)
+                errors = reconstruction_errors(
+                    self.model, windows, self.precision
+                ).cpu()  # (b, L, F)
             index = (batch[:, None] + offsets).reshape(-1)  # (b * L,)
             self.sums.index_add_(0, index, errors.reshape(-1, errors.shape[-1]).double())
             self.counts.index_add_(0, index, torch.ones_like(index))

@@ -94,3 +94,22 @@ def test_too_short_series_is_an_error(model):
 
     with pytest.raises(InputError, match="fewer than seq_len"):
         score_series(model, np.zeros((5, 3), np.float32), 8)
+
+
+def test_bf16_fast_path_stays_close_to_fp32(model):
+    """The bf16 path (used with `score --precision bf16`) against a plain fp32 reference."""
+    values = np.random.default_rng(3).normal(size=(400, 3)).astype(np.float32)
+    reference = RowScorer(model, 8, 1, precision="fp32")
+    fast = RowScorer(model, 8, 1, precision="bf16")
+    expected = np.concatenate([reference.push(values), reference.finish()])
+    got = np.concatenate([fast.push(values), fast.finish()])
+    rel = np.abs(got.mean(1) - expected.mean(1)) / expected.mean(1)
+    assert np.median(rel) < 0.02 and rel.max() < 0.1
+
+
+def test_default_score_stride_follows_seq_len():
+    from lstmae_cli.detector import DetectorParams
+
+    assert DetectorParams(seq_len=32).score_stride == 4
+    assert DetectorParams(seq_len=4).score_stride == 1
+    assert DetectorParams(seq_len=32, score_stride=1).score_stride == 1
