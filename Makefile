@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DEMO := demo_out
 
-.PHONY: help install demo test test-slow lint format bench bench-skab bench-synthetic check-torch clean
+.PHONY: help install demo test test-slow lint format bench bench-memory bench-skab bench-synthetic check-torch clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,8 +44,11 @@ format: install  ## apply ruff's formatting and fixes
 	$(BIN)/ruff check --fix lstmae_cli tests benchmarks sample_data
 	$(BIN)/ruff format lstmae_cli tests benchmarks sample_data
 
-bench: install  ## speed and memory, lstmae beside the tutorial loop
+bench: install  ## speed, lstmae beside the tutorial loop (benchmarks/results/speed.json)
 	$(PY) benchmarks/speed.py
+
+bench-memory: install  ## peak memory of train and score on 2M rows
+	$(PY) benchmarks/memory.py
 
 bench-skab: install  ## SKAB detection quality (reads ../shared/data/skab)
 	$(PY) benchmarks/skab.py

@@ -1,0 +1,332 @@
+"""Speed: lstmae beside the tutorial loop, on the same generated data, in one run.
+
+    python benchmarks/speed.py                 # make bench
+    python benchmarks/speed.py --rows 100000   # quicker
+
+The tutorial way is the seed's `LSTM_Autoencoder` class trained and scored as tutorials
+do it: every window stacked into one array by a Python list of slices, a DataLoader with
+batch 32, fp32. Steps, each printed beside its baseline with the ratio:
+
+1. training throughput at the tutorial's own settings (seq_len 50, hidden 64, batch 32,
+   stride 1): windows/s of the tutorial loop vs lstmae's loop;
+2. time to reach the tutorial's validation loss: the tutorial trains --tutorial-epochs
+   epochs; lstmae at default options trains until its validation loss is at or below the
+   tutorial's best (both losses are mean squared error per value in standardised units);
+3. scoring end to end, process start to exit, on a --rows x 8 CSV: `lstmae score` with
+   default options (and with --precision bf16) vs a tutorial script; rows/s and peak RSS;
+4. `lstmae --help` wall time;
+5. peak RSS of `lstmae train` on --train-rows rows.
+
+Writes benchmarks/results/speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from memory import lstmae, peak_rss, python, write_csv  # noqa: E402
+
+from lstmae_cli.model import ModelConfig  # noqa: E402
+from lstmae_cli.train import TrainSettings, train_autoencoder  # noqa: E402
+from lstmae_cli.windows import WindowBank  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
+TUTORIAL_SEQ, TUTORIAL_HIDDEN, TUTORIAL_BATCH = 50, 64, 32
+
+
+class SeedLSTMAutoencoder(nn.Module):
+    """The reference class of the seed document."""
+
+    def __init__(self, input_dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.encoder = nn.LSTM(input_dim, hidden_dim, batch_first=True)
+        self.decoder = nn.LSTM(hidden_dim, input_dim, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, (hidden, _) = self.encoder(x)
+        x = hidden.repeat(x.size(1), 1, 1).permute(1, 0, 2)
+        x, _ = self.decoder(x)
+        return x
+
+
+def series(rows: int, seed: int = 0) -> np.ndarray:
+    """(rows, 8) standardised smooth channels, like memory.write_csv's."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)[:, None]
+    values = np.sin(2 * np.pi * t / (50 + 9 * np.arange(8)) + np.arange(8))
+    values = values + rng.normal(0, 0.05, values.shape)
+    return ((values - values.mean(0)) / values.std(0)).astype(np.float32)
+
+
+def stacked_windows(values: np.ndarray, seq_len: int) -> np.ndarray:
+    """The tutorial way: a Python list of slices, stacked (seq_len x the data in memory)."""
+    return np.stack([values[i : i + seq_len] for i in range(len(values) - seq_len + 1)])
+
+
+def tutorial_epoch(model, optimizer, loader, limit: int | None = None) -> int:
+    seen = 0
+    for (batch,) in loader:
+        loss = nn.functional.mse_loss(model(batch), batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        seen += len(batch)
+        if limit and seen >= limit:
+            break
+    return seen
+
+
+def tutorial_val_loss(model, windows: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float(
+            sum(
+                nn.functional.mse_loss(model(b), b, reduction="sum")
+                for b in windows.split(TUTORIAL_BATCH)
+            )
+            / windows.numel()
+        )
+
+
+def loader(windows: np.ndarray, seed: int = 0):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    generator = torch.Generator().manual_seed(seed)
+    data = TensorDataset(torch.from_numpy(windows))
+    return DataLoader(data, batch_size=TUTORIAL_BATCH, shuffle=True, generator=generator)
+
+
+def train_throughput(values: np.ndarray, windows: int) -> dict:
+    """Step 1: windows/s at the tutorial's settings, both loops, the same data."""
+    torch.manual_seed(0)
+    model = SeedLSTMAutoencoder(8, TUTORIAL_HIDDEN)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    began = time.perf_counter()
+    stacked = stacked_windows(values, TUTORIAL_SEQ)
+    seen = tutorial_epoch(model, optimizer, loader(stacked), limit=windows)
+    tutorial = seen / (time.perf_counter() - began)
+    bank = WindowBank.from_series([values], TUTORIAL_SEQ, 1)
+    empty = WindowBank.from_series([], TUTORIAL_SEQ, 1)
+    settings = TrainSettings(1, TUTORIAL_BATCH, 1e-3, 1, 0, "cpu", windows)
+    config = ModelConfig(8, TUTORIAL_HIDDEN, 1, "linear")
+    began = time.perf_counter()
+    train_autoencoder(config, bank, empty, settings)
+    ours = windows / (time.perf_counter() - began)
+    config = ModelConfig(8, TUTORIAL_HIDDEN, 1, "seed")
+    began = time.perf_counter()
+    train_autoencoder(config, bank, empty, settings)
+    ours_seed = windows / (time.perf_counter() - began)
+    return {
+        "tutorial_windows_per_s": tutorial,
+        "lstmae_linear_windows_per_s": ours,
+        "lstmae_seed_arch_windows_per_s": ours_seed,
+        "ratio_linear": ours / tutorial,
+        "ratio_seed_arch": ours_seed / tutorial,
+    }
+
+
+class ReachedTarget(Exception):
+    pass
+
+
+def time_to_loss(values: np.ndarray, epochs: int) -> dict:
+    """Step 2: the tutorial's best validation loss after `epochs`, and how long each takes."""
+    n_train = int(len(values) * 0.8)
+    torch.manual_seed(0)
+    model = SeedLSTMAutoencoder(8, TUTORIAL_HIDDEN)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    began = time.perf_counter()
+    train_windows = stacked_windows(values[:n_train], TUTORIAL_SEQ)
+    val_windows = torch.from_numpy(stacked_windows(values[n_train:], TUTORIAL_SEQ))
+    best, best_at = np.inf, 0.0
+    for _ in range(epochs):
+        tutorial_epoch(model, optimizer, loader(train_windows))
+        loss = tutorial_val_loss(model, val_windows)
+        if loss < best:
+            best, best_at = loss, time.perf_counter() - began
+    return {"tutorial_best_val_loss": best, "tutorial_seconds": best_at} | ours_time_to(
+        values, n_train, best
+    )
+
+
+def ours_time_to(values: np.ndarray, n_train: int, target: float) -> dict:
+    """lstmae at default options, stopped as soon as its val loss reaches `target`."""
+    from lstmae_cli.detector import DetectorParams
+
+    p = DetectorParams()
+    began = time.perf_counter()
+    reached: dict = {}
+
+    def check(record: dict) -> None:
+        if record["val_loss"] <= target:
+            reached.update(seconds=time.perf_counter() - began, epoch=record["epoch"])
+            raise ReachedTarget
+
+    train = WindowBank.from_series([values[:n_train]], p.seq_len, p.stride)
+    val = WindowBank.from_series([values[n_train:]], p.seq_len, p.stride)
+    settings = TrainSettings(100, p.batch_size, p.lr, 100, 0, "cpu")
+    with contextlib.suppress(ReachedTarget):
+        train_autoencoder(ModelConfig(8, p.hidden, p.layers, p.arch), train, val, settings, check)
+    seconds = reached.get("seconds", float("nan"))
+    return {"lstmae_seconds": seconds, "lstmae_epochs": reached.get("epoch")}
+
+
+TUTORIAL_SCORE = """
+import sys, numpy as np, pandas as pd, torch
+from torch import nn
+sys.path.insert(0, {bench!r})
+from speed import SeedLSTMAutoencoder, stacked_windows
+frame = pd.read_csv(sys.argv[1])
+values = frame.iloc[:, 1:].to_numpy(np.float64)
+values = ((values - values.mean(0)) / values.std(0)).astype(np.float32)
+windows = torch.from_numpy(stacked_windows(values, {seq}))  # (windows, seq_len, features)
+torch.manual_seed(0)
+model = SeedLSTMAutoencoder(values.shape[1], {hidden}).eval()
+scores = []
+with torch.no_grad():
+    for batch in windows.split({batch}):
+        scores.append(((model(batch) - batch) ** 2).mean(dim=(1, 2)))
+pd.DataFrame({{"score": torch.cat(scores).numpy()}}).to_csv(sys.argv[2], index=False)
+"""
+
+
+def score_end_to_end(folder: Path, rows: int, batch: int) -> dict:
+    """Step 3: process start to exit on a rows x 8 CSV."""
+    data, out = folder / "score.csv", folder / "scores.csv"
+    write_csv(data, rows)
+    model = folder / "model.safetensors"
+    write_csv(folder / "train.csv", 20_000, seed=1)
+    peak_rss(lstmae("train", str(folder / "train.csv"), "-o", str(model), "--epochs", "2", "-q"))
+    script = TUTORIAL_SCORE.format(
+        bench=str(ROOT / "benchmarks"), seq=TUTORIAL_SEQ, hidden=TUTORIAL_HIDDEN, batch=batch
+    )
+    results = {}
+    runs = {
+        "tutorial": python("-c", script, str(data), str(out)),
+        "lstmae": lstmae("score", str(model), str(data), "-o", str(out), "-q"),
+        "lstmae_bf16": lstmae(
+            "score", str(model), str(data), "-o", str(out), "-q", "--precision", "bf16"
+        ),
+    }
+    for name, command in runs.items():
+        rss, seconds = peak_rss(command)
+        results[name] = {"rows_per_s": rows / seconds, "seconds": seconds, "peak_rss_mib": rss}
+    tutorial = results["tutorial"]["rows_per_s"]
+    results["ratio"] = results["lstmae"]["rows_per_s"] / tutorial
+    results["ratio_bf16"] = results["lstmae_bf16"]["rows_per_s"] / tutorial
+    return results
+
+
+def help_time() -> dict:
+    times = [peak_rss(lstmae("--help"))[1] for _ in range(5)]
+    return {"median_seconds": float(np.median(times)), "min_seconds": min(times)}
+
+
+def train_memory(folder: Path, rows: int) -> dict:
+    data = folder / "big.csv"
+    write_csv(data, rows, seed=2)
+    model = folder / "big.safetensors"
+    command = lstmae(
+        "train",
+        str(data),
+        "-o",
+        str(model),
+        "--epochs",
+        "1",
+        "--max-windows-per-epoch",
+        "20000",
+        "-q",
+    )
+    rss, seconds = peak_rss(command)
+    return {"rows": rows, "peak_rss_mib": rss, "seconds": seconds}
+
+
+def report(r: dict) -> None:
+    t = r["train_throughput"]
+    print(f"\n{'step':46} {'tutorial':>12} {'lstmae':>12} {'ratio':>8}")
+    print(
+        f"{'train windows/s (seq 50, batch 32), linear':46} "
+        f"{t['tutorial_windows_per_s']:>12,.0f} {t['lstmae_linear_windows_per_s']:>12,.0f}"
+        f" {t['ratio_linear']:>7.2f}x"
+    )
+    print(
+        f"{'train windows/s (seq 50, batch 32), --arch seed':46} "
+        f"{t['tutorial_windows_per_s']:>12,.0f} {t['lstmae_seed_arch_windows_per_s']:>12,.0f}"
+        f" {t['ratio_seed_arch']:>7.2f}x"
+    )
+    c = r["time_to_loss"]
+    ratio = c["tutorial_seconds"] / c["lstmae_seconds"]
+    label = f"seconds to val loss {c['tutorial_best_val_loss']:.4f}"
+    print(f"{label:46} {c['tutorial_seconds']:>12.1f} {c['lstmae_seconds']:>12.1f} {ratio:>7.2f}x")
+    s = r["score"]
+    for name, key in (
+        ("score rows/s end to end", "lstmae"),
+        ("  same, --precision bf16", "lstmae_bf16"),
+    ):
+        ratio = s[key]["rows_per_s"] / s["tutorial"]["rows_per_s"]
+        print(
+            f"{name:46} {s['tutorial']['rows_per_s']:>12,.0f} {s[key]['rows_per_s']:>12,.0f}"
+            f" {ratio:>7.2f}x"
+        )
+    print(
+        f"{'score peak RSS MiB':46} {s['tutorial']['peak_rss_mib']:>12,.0f}"
+        f" {s['lstmae']['peak_rss_mib']:>12,.0f}"
+    )
+    print(
+        f"{'lstmae --help seconds (median of 5)':46} {'':>12} {r['help']['median_seconds']:>12.2f}"
+    )
+    m = r["train_memory"]
+    print(
+        f"{'train peak RSS MiB, ' + format(m['rows'], ',') + ' rows':46} {'':>12}"
+        f" {m['peak_rss_mib']:>12,.0f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=400_000, help="rows scored")
+    parser.add_argument("--train-windows", type=int, default=12_800)
+    parser.add_argument("--loss-rows", type=int, default=6_000, help="rows for step 2")
+    parser.add_argument("--tutorial-epochs", type=int, default=5)
+    parser.add_argument("--tutorial-batch", type=int, default=32, help="tutorial scoring batch")
+    parser.add_argument("--train-rows", type=int, default=1_000_000)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+        },
+        "args": vars(args),
+    }
+    values = series(args.train_windows + TUTORIAL_SEQ)
+    result["train_throughput"] = train_throughput(values, args.train_windows)
+    result["time_to_loss"] = time_to_loss(series(args.loss_rows, seed=3), args.tutorial_epochs)
+    with tempfile.TemporaryDirectory() as folder:
+        result["score"] = score_end_to_end(Path(folder), args.rows, args.tutorial_batch)
+        result["help"] = help_time()
+        result["train_memory"] = train_memory(Path(folder), args.train_rows)
+    report(result)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, default=str))
+    print(f"\nwrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
