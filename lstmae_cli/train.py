@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import distributed
 from .model import LSTMAutoencoder, ModelConfig
 from .windows import WindowBank
 
@@ -35,6 +36,7 @@ class TrainSettings:
     seed: int = 0
     device: str = "cpu"
     max_windows_per_epoch: int | None = None
+    mixed_precision: bool = True  # autocast on CUDA (bf16, or fp16 with loss scaling); not CPU
 
 
 @dataclass
@@ -68,6 +70,8 @@ class TrainState:
     best_state: dict | None = None
     best_epoch: int = 0
     waited: int = 0
+    net: nn.Module | None = None  # what the batches go through: DDP(model) under torchrun
+    amp: Amp | None = None  # mixed precision on CUDA
 
 
 def mask_bank(observed: list[np.ndarray] | None, seq_len: int, stride: int) -> WindowBank | None:
@@ -101,8 +105,8 @@ def train_autoencoder(
     masks: optional banks of the same windows holding 1.0 where a value was observed and
     0.0 where it was missing; missing entries are left out of the loss.
     """
-    torch.manual_seed(settings.seed)
-    device = resolve_device(settings.device)
+    torch.manual_seed(settings.seed)  # the same seed on every rank: same init, same shuffles
+    device = distributed.device_for_rank(resolve_device(settings.device))
     model = LSTMAutoencoder(config).to(device)
     state = TrainState(
         model,
@@ -111,15 +115,20 @@ def train_autoencoder(
     )
     if checkpoint is not None and checkpoint.resume:
         load_checkpoint(checkpoint, state, device)
+    state.net = distributed.wrap_model(model, device)
+    state.amp = Amp(device, settings.mixed_precision)
     train_dev, val_dev = train.to(device), val.to(device)
     train_mask, val_mask = (m.to(device) if m is not None else None for m in masks)
     began = time.perf_counter()
     while state.epoch < settings.epochs and state.waited < settings.patience:
         state.epoch += 1
         train_loss = _train_epoch(state, train_dev, train_mask, settings)
-        val_loss = evaluate_loss(model, val_dev, mask=val_mask) if len(val) else train_loss
-        _record(state, train_loss, val_loss)
-        if checkpoint is not None and checkpoint.every and state.epoch % checkpoint.every == 0:
+        val_loss = (
+            evaluate_loss(model, val_dev, mask=val_mask, amp=state.amp) if len(val) else train_loss
+        )
+        _record(state, train_loss, val_loss)  # losses are over all ranks: same decision on each
+        every = checkpoint is not None and checkpoint.every
+        if every and state.epoch % every == 0 and distributed.is_main():
             save_checkpoint(checkpoint, state)
         if on_epoch:
             progress = {"best_epoch": state.best_epoch, "epochs": settings.epochs}
@@ -143,23 +152,26 @@ def _record(state: TrainState, train_loss: float, val_loss: float) -> None:
 def _train_epoch(
     state: TrainState, bank: WindowBank, mask: WindowBank | None, settings: TrainSettings
 ) -> float:
-    model, optimizer = state.model, state.optimizer
+    model, optimizer = state.net or state.model, state.optimizer
+    amp = state.amp or Amp(bank.rows.device, False)
     model.train()
     order = torch.randperm(len(bank), generator=state.generator)
     if settings.max_windows_per_epoch:
         order = order[: settings.max_windows_per_epoch]
+    order = distributed.shard(order)  # this rank's share; all of it in a single process
     total, count = 0.0, 0
     for begin in range(0, len(order), settings.batch_size):
         index = order[begin : begin + settings.batch_size].to(bank.rows.device)
         windows = bank.batch(index)  # (batch, seq_len, features)
         observed = mask.batch(index) if mask is not None else None  # same shape, 1.0 / 0.0
-        loss = masked_mse(model(windows), windows, observed)
+        with amp.autocast():
+            reconstruction = model(windows)  # (batch, seq_len, features)
+        loss = masked_mse(reconstruction.float(), windows, observed)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        amp.backward_and_step(loss, optimizer)
         total += loss.item() * len(index)
         count += len(index)
-    return total / max(count, 1)
+    return distributed.mean_over_ranks(total, count)
 
 
 def masked_mse(
@@ -179,20 +191,55 @@ def masked_mse(
 
 
 def evaluate_loss(
-    model: nn.Module, bank: WindowBank, batch_size: int = 2048, mask: WindowBank | None = None
+    model: nn.Module,
+    bank: WindowBank,
+    batch_size: int = 2048,
+    mask: WindowBank | None = None,
+    amp: Amp | None = None,
 ) -> float:
-    """Mean squared reconstruction error over all (observed) entries of all windows of `bank`."""
+    """Mean squared reconstruction error over all (observed) entries of all windows of `bank`.
+
+    Under torchrun each rank evaluates a contiguous block of the windows and the sums are
+    added over ranks, so every rank gets the loss one process computes on all of them.
+    """
     model.eval()
+    amp = amp or Amp(bank.rows.device, False)
     total, entries = 0.0, 0.0
+    share = distributed.contiguous_range(len(bank))
     with torch.inference_mode():
-        for begin in range(0, len(bank), batch_size):
-            index = torch.arange(begin, min(begin + batch_size, len(bank)), device=bank.rows.device)
+        for begin in range(share.start, share.stop, batch_size):
+            end = min(begin + batch_size, share.stop)
+            index = torch.arange(begin, end, device=bank.rows.device)
             windows = bank.batch(index)  # (batch, seq_len, features)
             observed = mask.batch(index) if mask is not None else None
-            total += masked_mse(model(windows), windows, observed, reduction="sum").item()
+            with amp.autocast():
+                reconstruction = model(windows).float()  # (batch, seq_len, features)
+            total += masked_mse(reconstruction, windows, observed, reduction="sum").item()
             entries += windows.numel() if observed is None else float(observed.sum())
     model.train()
-    return total / max(entries, 1.0)
+    return distributed.mean_over_ranks(total, entries)
+
+
+# ------------------------------------------------------------ mixed precision on CUDA
+class Amp:
+    """Autocast and loss scaling on CUDA: bf16 where the GPU has it, else fp16 with a
+    GradScaler. Disabled on CPU (and when `enabled` is False): plain fp32 steps."""
+
+    def __init__(self, device: torch.device, enabled: bool = True) -> None:
+        on = enabled and device.type == "cuda"
+        bf16 = on and torch.cuda.is_bf16_supported()
+        self.device_type = device.type
+        self.dtype = torch.bfloat16 if bf16 else torch.float16
+        self.enabled = on
+        self.scaler = torch.amp.GradScaler("cuda", enabled=on and not bf16)
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.enabled)
+
+    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        self.scaler.scale(loss).backward()  # the identity unless fp16
+        self.scaler.step(optimizer)
+        self.scaler.update()
 
 
 # ------------------------------------------------------------------------- checkpoints
