@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__
+from . import __version__, distributed
 from .bundle import load_bundle, save_bundle
 from .data import (
     DEFAULT_MISSING,
@@ -171,7 +171,9 @@ class Detector:
             "train_seconds": round(result.seconds, 3),
             "best_epoch": result.best_epoch,
         }
-        val_errors = np.concatenate([self.feature_errors(v) for v in val_scaled or train_scaled])
+        # under torchrun each rank scores its share of the series; all get every error
+        held_out = distributed.map_series(val_scaled or train_scaled, self.feature_errors)
+        val_errors = np.concatenate(held_out)  # (rows, F), as one process computes them
         observed = val_obs if val_scaled else train_obs
         observed = np.concatenate(observed) if observed is not None else None  # (rows, F)
         errors_for_fit = fill_missing_errors(val_errors, observed)
@@ -301,7 +303,11 @@ class Detector:
 
     # ------------------------------------------------------------- bundle
     def save(self, path: str | Path) -> None:
+        """Write the bundle atomically (CPU tensors, whatever device trained it); under
+        torchrun only rank 0 writes, the other ranks return at once."""
         self._require_fitted()
+        if not distributed.is_main():
+            return
         tensors = {f"model.{k}": v for k, v in self.model_.state_dict().items()}
         tensors["scaler.offset"] = torch.from_numpy(self.scaler_.offset)
         tensors["scaler.scale"] = torch.from_numpy(self.scaler_.scale)
@@ -334,16 +340,20 @@ class Detector:
         }
 
     @classmethod
-    def load(cls, path: str | Path) -> Detector:
+    def load(cls, path: str | Path, device: str = "auto") -> Detector:
+        """Read a bundle; it scores on `device` (auto: CUDA when present), wherever it was
+        trained: the weights are stored as CPU tensors."""
         tensors, meta = load_bundle(path)
         if meta.get("kind") == "lstmae-checkpoint":
             raise BundleError(f"{path}: a training checkpoint, not a model; finish with --resume")
         try:
-            return cls._from_bundle(tensors, meta)
+            detector = cls._from_bundle(tensors, meta)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             detail = " ".join(str(exc).split())[:160]  # one line, however long torch's is
             message = f"{path}: model metadata does not match its tensors ({detail})"
             raise BundleError(message) from exc
+        detector.params.device = device  # where it was trained does not matter here
+        return detector
 
     @classmethod
     def _from_bundle(cls, tensors: dict, meta: dict) -> Detector:
