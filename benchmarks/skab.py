@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -142,9 +143,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--set", action="append", default=[], help="Detector option, key=value")
     parser.add_argument("--skip-strict", action="store_true")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (the per-file models are tiny)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "skab.json")
     args = parser.parse_args()
     params = parse_overrides(args.set)
+    torch.set_num_threads(args.threads)
     files = labelled_files(args.data)
     began = time.perf_counter()
     runs = [leaderboard(files, params, seed) for seed in range(args.seeds)]

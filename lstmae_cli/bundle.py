@@ -69,6 +69,12 @@ def _short(exc: BaseException) -> str:
     return text[0][:120] if text else type(exc).__name__
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as tmp:`
     """A temp path beside `path`; renamed onto `path` on success, removed on any failure."""
 
@@ -86,6 +92,7 @@ class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as
         except OSError as exc:
             raise LstmaeError(f"{self.path}: cannot write here ({exc.strerror})") from exc
         os.close(fd)
+        os.chmod(name, 0o666 & ~_current_umask())  # mkstemp makes 0600; files get the usual mode
         self.tmp = Path(name)
         return self.tmp
 

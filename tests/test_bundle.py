@@ -127,3 +127,14 @@ def test_checkpoint_holds_no_pickle_and_is_not_a_model(tmp_path):
     assert path.read_bytes()[8:9] == b"{"  # a safetensors JSON header, not a pickle stream
     with pytest.raises(BundleError, match="training checkpoint"):
         Detector.load(path)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    target = tmp_path / "m.safetensors"
+    save_bundle(target, {"w": torch.zeros(1)}, {})
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
