@@ -92,13 +92,13 @@ class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as
         except OSError as exc:
             raise LstmaeError(f"{self.path}: cannot write here ({exc.strerror})") from exc
         os.close(fd)
-        os.chmod(name, 0o666 & ~_current_umask())  # mkstemp makes 0600; files get the usual mode
         self.tmp = Path(name)
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
             try:
+                os.chmod(self.tmp, 0o666 & ~_current_umask())  # not mkstemp's 0600
                 os.replace(self.tmp, self.path)
                 return False
             except OSError as error:
