@@ -341,15 +341,20 @@ def train(
         bool,
         typer.Option(help="Continue an interrupted run from its checkpoint (same data, options)."),
     ] = False,
-    device: DeviceOpt = Device.cpu,
+    device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Fit scaler, autoencoder and threshold on normal data; write one model bundle."""
+    """Fit scaler, autoencoder and threshold on normal data; write one model bundle.
+
+    Under `torchrun --nproc-per-node N -m lstmae_cli train ...` the N processes train one
+    model data-parallel; only rank 0 prints and writes files.
+    """
+    from . import distributed
     from .data import read_frame, source_name
     from .detector import Detector
     from .progress import EpochProgress
     from .thresholds import resolve_params
-    from .train import checkpointing_for, interrupted_note
+    from .train import checkpointing_for, interrupted_note, resolve_device
 
     threshold_params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
     threshold_params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha}
@@ -384,8 +389,12 @@ def train(
         check_figure_path(plot_history)  # before training, not after
     tables = [(source_name(path), read_frame(path)) for path in data]
     _check_held_out_size(tables, val_fraction, threshold_method.value, threshold_params)
+    quiet = _quiet_other_ranks(quiet)
     try:
-        with EpochProgress(epochs, quiet) as progress:
+        with (
+            distributed.session(resolve_device(device.value)),
+            EpochProgress(epochs, quiet) as progress,
+        ):
             detector.fit(
                 tables,
                 split_list(columns),
@@ -397,6 +406,8 @@ def train(
             )
     except KeyboardInterrupt as exc:
         raise KeyboardInterrupt(interrupted_note(checkpoint)) from exc
+    if not distributed.is_main():
+        return  # rank 0 writes the model (and the figure) and reports
     detector.save(output)
     if checkpoint is not None:
         checkpoint.path.unlink(missing_ok=True)  # MODEL now holds the result
@@ -412,6 +423,19 @@ def train(
             f"{info['train_seconds']:.1f}s); threshold {detector.threshold_:.6g} "
             f"({detector.threshold_method_}); wrote {output}"
         )
+
+
+def _quiet_other_ranks(quiet: bool) -> bool:
+    """Under torchrun only rank 0 shows progress, warnings and the summary."""
+    import warnings
+
+    from . import distributed
+    from .errors import LstmaeWarning
+
+    if distributed.is_main():
+        return quiet
+    warnings.filterwarnings("ignore", category=LstmaeWarning)
+    return True
 
 
 def _check_held_out_size(tables, val_fraction: float, method: str, params: dict) -> None:
@@ -470,7 +494,7 @@ def score(
             "normal scores (small = unusual).",
         ),
     ] = False,
-    device: DeviceOpt = Device.cpu,
+    device: DeviceOpt = Device.auto,
     precision: Annotated[
         str, typer.Option(help="fp32, or bf16 (faster on CPUs with AVX512-BF16 / AMX).")
     ] = "fp32",
@@ -709,6 +733,29 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return "n/a" if value != value else f"{value:.4f}"
     return str(value)
+
+
+@app.command()
+@handle_errors
+def export(
+    model: Annotated[Path, typer.Argument(help="Model bundle from `lstmae train`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="ONNX file to write.")],
+    opset: Annotated[int, typer.Option(help="ONNX opset (LSTM needs at least 9).")] = 17,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write MODEL's network as ONNX for onnxruntime and other engines.
+
+    Input `windows` (batch, seq_len, features), already scaled; output `reconstruction`,
+    same shape; batch and seq_len are dynamic. Features, scaler, score calibration and
+    threshold are JSON in the file's metadata_props under `lstmae`.
+    """
+    from .detector import Detector
+    from .export import export_onnx
+
+    detector = Detector.load(model, device="cpu")
+    export_onnx(detector, output, opset)
+    if not quiet:
+        err(f"wrote {output} (opset {opset}; scaler and threshold in metadata_props 'lstmae')")
 
 
 from . import cli_views  # noqa: E402,F401  (registers inspect, and later plot / report)

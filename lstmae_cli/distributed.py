@@ -41,8 +41,11 @@ def world_size() -> int:
 
 
 def is_main() -> bool:
-    """Rank 0 (or a plain single process): the one that prints and writes files."""
-    return rank() == 0
+    """Rank 0 (or a plain single process): the one that prints and writes files.
+
+    Outside the process group (before `setup`, after `teardown`) torchrun's RANK decides.
+    """
+    return (rank() if active() else int(os.environ.get("RANK", "0"))) == 0
 
 
 def local_rank() -> int:

@@ -1,0 +1,124 @@
+"""ONNX export of a bundle's network, with what scoring needs around it as metadata.
+
+The graph is the autoencoder alone: input `windows` (batch, seq_len, features), already
+scaled, output `reconstruction` of the same shape; batch and seq_len are dynamic axes.
+Everything else a scorer needs (feature order, scaler, score calibration, threshold,
+window options) is JSON under the `lstmae` key of the model's metadata_props, readable
+with `onnxruntime.InferenceSession(path).get_modelmeta().custom_metadata_map["lstmae"]`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from .bundle import atomic_path
+from .errors import LstmaeError, UsageError
+
+if TYPE_CHECKING:
+    from .detector import Detector
+
+DEFAULT_OPSET = 17  # LSTM is in every opset >= 7; 17 is widely supported by runtimes
+META_KEY = "lstmae"
+INPUT, OUTPUT = "windows", "reconstruction"
+
+
+def export_onnx(detector: Detector, path: str | Path, opset: int = DEFAULT_OPSET) -> None:
+    """Write `detector`'s network to `path` (atomically) as an ONNX model with metadata."""
+    if not 9 <= opset <= 20:
+        raise UsageError("--opset must be between 9 and 20")
+    onnx = _import_onnx()
+    detector._require_fitted()
+    graph = onnx.load_from_string(_trace(detector, opset))
+    onnx.helper.set_model_props(graph, {META_KEY: json.dumps(scoring_metadata(detector))})
+    graph.doc_string = (
+        f"lstmae LSTM autoencoder: {INPUT} (batch, seq_len, features), scaled -> {OUTPUT}, "
+        f"same shape. Scaler, score calibration and threshold: metadata_props['{META_KEY}']."
+    )
+    onnx.checker.check_model(graph)
+    with atomic_path(Path(path)) as tmp:
+        onnx.save(graph, str(tmp))
+
+
+def _trace(detector: Detector, opset: int) -> bytes:
+    """The network as ONNX bytes (TorchScript exporter: no onnxscript needed)."""
+    model = _cpu_copy(detector)
+    n_features = model.config.n_features
+    example = torch.zeros(2, detector.params.seq_len, n_features)  # (batch, seq_len, features)
+    axes = {0: "batch", 1: "seq_len"}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the legacy-exporter and LSTM batch notes: tested below
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (example,),
+            buffer,
+            input_names=[INPUT],
+            output_names=[OUTPUT],
+            dynamic_axes={INPUT: axes, OUTPUT: axes},
+            opset_version=opset,
+            dynamo=False,
+        )
+    return buffer.getvalue()
+
+
+def _cpu_copy(detector: Detector) -> torch.nn.Module:
+    from .model import LSTMAutoencoder
+
+    model = LSTMAutoencoder(detector.model_.config)
+    model.load_state_dict({k: v.cpu() for k, v in detector.model_.state_dict().items()})
+    return model.eval()
+
+
+def scoring_metadata(detector: Detector) -> dict:
+    """What turns raw rows into scores around the network, as plain JSON values."""
+    p, scaler, score = detector.params, detector.scaler_, detector.score_model_
+    return {
+        "features": list(detector.roles_.features),
+        "time_column": detector.roles_.time,
+        "id_column": detector.roles_.id,
+        "seq_len": p.seq_len,
+        "score_stride": p.score_stride,
+        "missing": p.missing,
+        "scaler": {
+            "method": scaler.method,
+            "offset": scaler.offset.tolist(),
+            "scale": scaler.scale.tolist(),
+            "formula": "scaled = (value - offset) / scale",
+        },
+        "scoring": {
+            "method": score.method,
+            "center": score.center.tolist(),
+            "precision": score.precision.tolist(),
+        },
+        "threshold": {
+            "value": detector.threshold_,
+            "method": detector.threshold_method_,
+            "params": detector.threshold_params_,
+        },
+        "row_errors": "a row's error per feature is the mean squared error over the windows "
+        "covering it; the row score applies `scoring` to those errors; anomalous when "
+        "score > threshold",
+    }
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The `lstmae` metadata of an exported ONNX file."""
+    onnx = _import_onnx()
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    if META_KEY not in props:
+        raise LstmaeError(f"{path}: not an ONNX file exported by lstmae (no metadata)")
+    return json.loads(props[META_KEY])
+
+
+def _import_onnx():
+    try:
+        import onnx
+    except ImportError as exc:
+        raise LstmaeError("ONNX export needs the onnx package: pip install 'lstmae[onnx]'") from exc
+    return onnx
