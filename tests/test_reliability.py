@@ -151,17 +151,17 @@ def test_training_range_is_kept_in_the_bundle(tiny_model, small_frame):
 
 
 # ------------------------------------------------------------- checkpoints and resume
-def _banks(rows: int = 300):
+def _banks(rows: int = 200):
     values = make_frame(rows)[["f0", "f1", "f2"]].to_numpy(np.float32)
     return (
-        WindowBank.from_series([values[:240]], 16, 1),
-        WindowBank.from_series([values[240:]], 16, 1),
+        WindowBank.from_series([values[:160]], 8, 1),
+        WindowBank.from_series([values[160:]], 8, 1),
     )
 
 
 def test_resume_continues_exactly_where_training_stopped(tmp_path):
     train, val = _banks()
-    config, settings = ModelConfig(3, 8), TrainSettings(epochs=4, batch_size=32, patience=9)
+    config, settings = ModelConfig(3, 8), TrainSettings(epochs=3, batch_size=64, patience=9)
     whole = train_autoencoder(config, train, val, settings)
     checkpoint = Checkpointing(tmp_path / "m.ckpt.safetensors", every=1, check={"data": "x"})
 
@@ -199,7 +199,7 @@ def test_resume_refuses_other_data(tmp_path, small_csv):
 
 def test_ctrl_c_during_training_exits_130_and_resume_finishes(tmp_path):
     data = tmp_path / "train.csv"
-    make_frame(300).to_csv(data, index=False)
+    make_frame(120).to_csv(data, index=False)
     model, checkpoint = tmp_path / "m.safetensors", tmp_path / "m.ckpt.safetensors"
     command = [sys.executable, "-m", "lstmae_cli", "train", str(data), "-o", str(model)]
     options = [*TINY, "--epochs", "100000", "--patience", "100000", "--checkpoint-every", "1"]
@@ -216,7 +216,8 @@ def test_ctrl_c_during_training_exits_130_and_resume_finishes(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ckpt.safetensors", "train.csv"]
     done = load_file(checkpoint)
     assert "rng.generator" in done
-    result = runner.invoke(app, ["train", str(data), "-o", str(model), *TINY, "--resume"])
+    resume = ["train", str(data), "-o", str(model), *TINY, "--epochs", "3", "--resume"]
+    result = runner.invoke(app, resume)
     assert result.exit_code == 0, result.stderr
     detector = Detector.load(model)
     epochs = [record["epoch"] for record in detector.history_]
