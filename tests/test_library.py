@@ -1,0 +1,144 @@
+"""The library API for engines that partition data themselves, and device handling.
+
+`Detector.load(path).score_frame(df)` gives the CLI's row output for a pandas frame; a
+long-format frame scored in partitions (one series each, as Spark's mapInPandas or Dask's
+map_partitions would hand them over) gives the same rows as one pass. CUDA tests run only
+where a GPU is present.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from lstmae_cli import Detector
+from lstmae_cli.cli import app
+
+from .conftest import FAST, make_frame
+
+runner = CliRunner()
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def assert_same_frames(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    """Same columns in the same order, numbers equal to CSV precision, text equal."""
+    assert list(left.columns) == list(right.columns)
+    assert len(left) == len(right)
+    for column in left.columns:
+        a, b = left[column], right[column]
+        if pd.api.types.is_bool_dtype(a) or pd.api.types.is_bool_dtype(b):
+            assert (a.astype(bool).to_numpy() == b.astype(bool).to_numpy()).all(), column
+        elif pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            np.testing.assert_allclose(
+                a.to_numpy(float), b.to_numpy(float), rtol=1e-9, err_msg=column
+            )
+        else:
+            assert (a.fillna("").astype(str) == b.fillna("").astype(str)).all(), column
+
+
+def test_score_frame_has_the_cli_row_output(tmp_path, tiny_model, small_frame):
+    frame = small_frame.assign(operator=np.where(np.arange(len(small_frame)) < 300, "ann", "bo"))
+    frame.loc[200:204, "f2"] += 4.0  # flagged rows and an out_of_range entry
+    path = tmp_path / "in.csv"
+    frame.to_csv(path, index=False)
+    cli = runner.invoke(app, ["score", str(tiny_model), str(path), "--keep-columns", "operator"])
+    assert cli.exit_code == 0, cli.output
+    from_cli = pd.read_csv(io.StringIO(cli.stdout), keep_default_na=False, na_values=[""])
+    from_library = Detector.load(tiny_model).score_frame(pd.read_csv(path), keep=["operator"])
+    assert_same_frames(from_library, from_cli)
+    assert from_library["is_anomaly"].iloc[200:205].any()
+
+
+def _fleet(machines: int = 3) -> pd.DataFrame:
+    parts = [make_frame(300, seed=s).assign(machine=f"m{s}") for s in range(machines)]
+    return pd.concat(parts, ignore_index=True)[["machine", "timestamp", "f0", "f1", "f2"]]
+
+
+def score_partitions(frames: Iterator[pd.DataFrame], model) -> Iterator[pd.DataFrame]:
+    """The README's mapInPandas function: load once per task, score each partition."""
+    detector = Detector.load(model, device="cpu")
+    for frame in frames:
+        yield detector.score_frame(frame, id_column="machine")
+
+
+def test_partitioned_scoring_equals_one_pass(tiny_model):
+    fleet = _fleet()
+    whole = Detector.load(tiny_model).score_frame(fleet, id_column="machine")
+    partitions = [part for _, part in fleet.groupby("machine", sort=False)]  # whole series
+    parts = pd.concat(score_partitions(iter(partitions), tiny_model), ignore_index=True)
+    key = ["machine", "row"]
+    whole = whole.sort_values(key, ignore_index=True)
+    assert_same_frames(parts.sort_values(key, ignore_index=True), whole)
+    assert len(whole) == len(fleet)
+
+
+def test_a_loaded_bundle_scores_where_it_is_asked(tiny_model):
+    assert Detector.load(tiny_model).params.device == "auto"
+    detector = Detector.load(tiny_model, device="cpu")
+    assert detector.params.device == "cpu"
+    assert all(p.device.type == "cpu" for p in detector.model_.parameters())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+@pytest.mark.parametrize("command", ["train", "score"])
+def test_device_cuda_without_a_gpu_is_a_usage_error(tmp_path, tiny_model, small_csv, command):
+    if command == "train":
+        args = ["train", str(small_csv), "-o", str(tmp_path / "m.safetensors"), "--epochs", "1"]
+    else:
+        args = ["score", str(tiny_model), str(small_csv)]
+    result = runner.invoke(app, [*args, "--device", "cuda"])
+    assert result.exit_code == 2
+    assert "no CUDA device" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_mixed_precision_is_off_on_cpu():
+    from lstmae_cli.train import Amp
+
+    amp = Amp(torch.device("cpu"))
+    assert not amp.enabled and not amp.scaler.is_enabled()
+
+
+# ------------------------------------------------------------------- CUDA only
+@needs_cuda
+def test_mixed_precision_on_cuda():
+    from lstmae_cli.train import Amp
+
+    amp = Amp(torch.device("cuda"))
+    assert amp.enabled
+    assert amp.dtype == (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+
+
+@needs_cuda
+def test_gpu_trained_bundle_scores_on_cpu_and_back(tmp_path, small_frame):
+    path = tmp_path / "gpu.safetensors"
+    Detector(**FAST, device="cuda").fit([("small", small_frame)]).save(path)
+    on_cpu = Detector.load(path, device="cpu").score_frame(small_frame)
+    on_gpu = Detector.load(path, device="cuda").score_frame(small_frame)
+    np.testing.assert_allclose(on_gpu["score"], on_cpu["score"], rtol=1e-3, atol=1e-6)
+
+
+@needs_cuda
+def test_cpu_trained_bundle_scores_on_gpu(tiny_model, small_frame):
+    on_cpu = Detector.load(tiny_model, device="cpu").score_frame(small_frame)
+    on_gpu = Detector.load(tiny_model, device="cuda").score_frame(small_frame)
+    np.testing.assert_allclose(on_gpu["score"], on_cpu["score"], rtol=1e-3, atol=1e-6)
+
+
+@needs_cuda
+def test_cli_train_on_cuda_score_on_cpu(tmp_path, small_csv):
+    model = tmp_path / "m.safetensors"
+    fast = ["--seq-len", "16", "--hidden", "16", "--epochs", "2"]
+    trained = runner.invoke(
+        app, ["train", str(small_csv), "-o", str(model), *fast, "--device", "cuda"]
+    )
+    assert trained.exit_code == 0, trained.output
+    scored = runner.invoke(app, ["score", str(model), str(small_csv), "--device", "cpu"])
+    assert scored.exit_code == 0, scored.output
+    assert len(pd.read_csv(io.StringIO(scored.stdout))) == 600
