@@ -65,6 +65,13 @@ def setup(device: torch.device) -> bool:
     if not launched() or (dist.is_available() and dist.is_initialized()):
         return False
     if device.type == "cuda":
+        if local_rank() >= torch.cuda.device_count():
+            from .errors import UsageError
+
+            raise UsageError(
+                f"--nproc-per-node is more than the {torch.cuda.device_count()} GPU(s) here; "
+                "use one process per GPU, or --device cpu"
+            )
         torch.cuda.set_device(local_rank())
     else:
         torch.set_num_threads(threads_per_rank())
