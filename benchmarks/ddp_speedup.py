@@ -125,7 +125,8 @@ def main() -> None:
 
 
 def summarise(results: dict[str, list[dict]]) -> dict:
-    """Median train and wall seconds per launcher, and 1 process / 2 processes ratios."""
+    """Median train and wall seconds per launcher, and 1 process / 2 processes ratios
+    (against the default threads and against a single thread)."""
     medians = {
         name: {key: float(np.median([r[key] for r in runs])) for key in ("train_s", "wall_s")}
         | {"val_loss": float(np.median([r["val_loss"] for r in runs]))}
@@ -134,6 +135,8 @@ def summarise(results: dict[str, list[dict]]) -> dict:
     one, two = medians["1 process"], medians["2 processes (torchrun)"]
     medians["speedup_train_loop"] = round(one["train_s"] / two["train_s"], 2)
     medians["speedup_wall"] = round(one["wall_s"] / two["wall_s"], 2)
+    single = medians["1 process, 1 thread"]
+    medians["speedup_train_loop_vs_1_thread"] = round(single["train_s"] / two["train_s"], 2)
     return medians
 
 
