@@ -9,7 +9,8 @@ where a GPU is present.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -60,18 +61,29 @@ def _fleet(machines: int = 3) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[["machine", "timestamp", "f0", "f1", "f2"]]
 
 
-def score_partitions(frames: Iterator[pd.DataFrame], model) -> Iterator[pd.DataFrame]:
-    """The README's mapInPandas function: load once per task, score each partition."""
-    detector = Detector.load(model, device="cpu")
-    for frame in frames:
-        yield detector.score_frame(frame, id_column="machine")
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_section(title: str) -> str:
+    return README.read_text().split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def readme_score_partitions(model: Path):
+    """The README's mapInPandas function, run as written, with MODEL pointing at `model`."""
+    text = readme_section("Scaling out").split("### Scoring data that an engine", 1)[1]
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # our own README, not user data
+    namespace["MODEL"] = str(model)
+    return namespace["score_partitions"]
 
 
 def test_partitioned_scoring_equals_one_pass(tiny_model):
     fleet = _fleet()
     whole = Detector.load(tiny_model).score_frame(fleet, id_column="machine")
     partitions = [part for _, part in fleet.groupby("machine", sort=False)]  # whole series
-    parts = pd.concat(score_partitions(iter(partitions), tiny_model), ignore_index=True)
+    score_partitions = readme_score_partitions(tiny_model)
+    parts = pd.concat(score_partitions(iter(partitions)), ignore_index=True)
     key = ["machine", "row"]
     whole = whole.sort_values(key, ignore_index=True)
     assert_same_frames(parts.sort_values(key, ignore_index=True), whole)
@@ -83,6 +95,22 @@ def test_a_loaded_bundle_scores_where_it_is_asked(tiny_model):
     detector = Detector.load(tiny_model, device="cpu")
     assert detector.params.device == "cpu"
     assert all(p.device.type == "cpu" for p in detector.model_.parameters())
+
+
+def test_readme_scaling_recipes_use_real_options():
+    from torch.distributed.run import get_args_parser
+
+    text = readme_section("Scaling out").replace("\\\n", " ")
+    commands = re.findall(r"(?:lstmae|-m lstmae_cli) (train|score|export) ([^\n`|]*)", text)
+    assert {c for c, _ in commands} >= {"train", "export"}
+    for command, args in commands:
+        help_text = runner.invoke(app, [command, "--help"]).output
+        for option in re.findall(r"(?<!\S)(--[a-z-]+)", args):
+            assert option in help_text, (command, option)
+    known = get_args_parser()._option_string_actions
+    for launch in re.findall(r"torchrun ([^\n]*?) -m lstmae_cli", text):
+        for option in re.findall(r"(?<!\S)(--[a-z-]+)", launch):
+            assert option in known, option
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
