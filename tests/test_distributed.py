@@ -111,6 +111,7 @@ def ddp_run(tmp_path_factory):
     launch = ["--nproc-per-node", "2", "--master-addr", "127.0.0.1"]
     launch += ["--master-port", str(free_port())]
     options = ["--seq-len", "16", "--hidden", "16", "--epochs", "3", "--batch-size", "64"]
+    options += ["--checkpoint-every", "1"]  # written by rank 0, removed once the model is
     data = ["train_a.csv", "train_b.csv"]
     train = ["-m", "lstmae_cli", "train", *data, "-o", "model.safetensors", *options]
     done = subprocess.run(
@@ -147,14 +148,26 @@ def _held_out(detector, folder: Path) -> list[np.ndarray]:
     return parts
 
 
+def _held_out_frames(detector, folder: Path) -> list[tuple[str, object]]:
+    """(name, frame) of the held-out rows (last val_fraction) of each training file."""
+    import pandas as pd
+
+    frames = []
+    for name in ("train_a.csv", "train_b.csv"):
+        frame = pd.read_csv(folder / name)
+        n_val = int(round(len(frame) * detector.params.val_fraction))
+        frames.append((name, frame.iloc[len(frame) - n_val :]))
+    return frames
+
+
 def test_threshold_equals_single_process_computation(ddp_run):
     from lstmae_cli import Detector
     from lstmae_cli.thresholds import fit_threshold
 
     folder, _ = ddp_run
     detector = Detector.load(folder / "model.safetensors", device="cpu")
-    errors = np.concatenate([detector.feature_errors(v) for v in _held_out(detector, folder)])
-    scores = detector.score_model_.score(errors)
+    # the held-out rows of each file, scored in one process exactly as `lstmae score` does
+    scores = detector.normal_scores(_held_out_frames(detector, folder))
     params = {k: v for k, v in detector.threshold_params_.items() if k != "fit"}
     expected, _ = fit_threshold(detector.threshold_method_, scores, **params)
     assert len(detector.val_scores_) == 360  # both series' held-out rows, not one rank's
