@@ -85,6 +85,7 @@ def scoring_metadata(detector: Detector) -> dict:
         "seq_len": p.seq_len,
         "score_stride": p.score_stride,
         "missing": p.missing,
+        "smooth": getattr(p, "smooth", None) or 1,  # trailing mean of row scores (1: none)
         "scaler": {
             "method": scaler.method,
             "offset": scaler.offset.tolist(),
@@ -102,8 +103,9 @@ def scoring_metadata(detector: Detector) -> dict:
             "params": detector.threshold_params_,
         },
         "row_errors": "a row's error per feature is the mean squared error over the windows "
-        "covering it; the row score applies `scoring` to those errors; anomalous when "
-        "score > threshold",
+        "covering it; `scoring` turns those errors into a raw row score; the row score is "
+        "the mean of the last `smooth` raw scores of its series (fewer at the start); "
+        "anomalous when score > threshold",
     }
 
 

@@ -72,7 +72,8 @@ def onnx_row_scores(path, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         sums[start : start + seq_len] += error
         counts[start : start + seq_len] += 1
     centered = sums / counts[:, None] - scoring["center"]  # mahalanobis
-    scores = np.einsum("ij,jk,ik->i", centered, np.array(scoring["precision"]), centered)
+    raw = np.einsum("ij,jk,ik->i", centered, np.array(scoring["precision"]), centered)
+    scores = pd.Series(raw).rolling(meta["smooth"], min_periods=1).mean().to_numpy()
     return scores, scores > meta["threshold"]["value"]
 
 
