@@ -270,6 +270,13 @@ def train(
             help="Rows between scoring windows; every row stays covered. Default seq_len // 8."
         ),
     ] = None,
+    smooth: Annotated[
+        int | None,
+        typer.Option(
+            help="Row score = trailing mean of this many raw row scores (1: off). "
+            "Default seq_len // 4."
+        ),
+    ] = None,
     hidden: Annotated[int, typer.Option(help="LSTM units.")] = 64,
     layers: Annotated[int, typer.Option(help="Stacked LSTM layers in encoder and decoder.")] = 1,
     arch: Annotated[
@@ -363,6 +370,7 @@ def train(
         seq_len=seq_len,
         stride=stride,
         score_stride=score_stride,
+        smooth=smooth,
         hidden=hidden,
         layers=layers,
         arch=arch.value,

