@@ -21,8 +21,10 @@ Detectors, each fit on the first 80 % of the training series with its threshold 
 
 Metrics (lstmae_cli.metrics): point F1, PR-AUC, event recall (events with any flagged row),
 false-alarm runs (flagged runs touching no event; fewer is better), and per kind the
-event recall and the point recall. Means over the data seeds are printed and written,
-with every per-seed number, to benchmarks/results/synthetic.json.
+event recall and the point recall. Each detector also scores as many rows again of
+purely normal data: the share of them it flags and in how many runs. Means over the data
+seeds are printed and written, with every per-seed number, to
+benchmarks/results/synthetic.json.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lstmae_cli.errors import LstmaeWarning  # noqa: E402
-from lstmae_cli.metrics import event_metrics, point_metrics, ranking_metrics  # noqa: E402
+from lstmae_cli.metrics import event_metrics, point_metrics, ranking_metrics, runs  # noqa: E402
 
 FEATURES = [f"s{i}" for i in range(6)]
 KINDS = (
@@ -198,6 +200,12 @@ def make_dataset(
     return train, test
 
 
+def make_normal(seed: int, start: int, rows: int) -> pd.DataFrame:
+    """Purely normal rows of the seed's plant, after the test series (own noise draws)."""
+    plant = make_plant(np.random.default_rng(seed))  # the plant is make_dataset's first draw
+    return normal_series(plant, rows, np.random.default_rng([seed, 1]), start)
+
+
 # ------------------------------------------------------------------ detectors
 def covering_mean(window_scores: np.ndarray, seq_len: int) -> np.ndarray:
     """(windows,) scores of stride-1 windows -> (rows,) mean over the windows covering each row."""
@@ -318,16 +326,21 @@ def fit_lstmae(train: pd.DataFrame, seed: int):
     return Detector(seed=seed).fit([("train", train)], columns=FEATURES)
 
 
-def run_lstmae(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> tuple[np.ndarray, ...]:
-    """(scores, flags) of lstmae at default options."""
-    scored = fit_lstmae(train, seed).score_frame(test[FEATURES])
-    return scored["score"].to_numpy(), scored["is_anomaly"].to_numpy(dtype=bool)
+Scored = list[tuple[np.ndarray, np.ndarray]]  # per frame: (rows,) scores, (rows,) flags
 
 
-def run_baseline(model, train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, ...]:
+def run_lstmae(train: pd.DataFrame, frames: list[pd.DataFrame], seed: int) -> Scored:
+    """Fit lstmae at default options on train; (scores, flags) of each frame."""
+    detector = fit_lstmae(train, seed)
+    scored = [detector.score_frame(frame[FEATURES]) for frame in frames]
+    return [(s["score"].to_numpy(), s["is_anomaly"].to_numpy(dtype=bool)) for s in scored]
+
+
+def run_baseline(model, train: pd.DataFrame, frames: list[pd.DataFrame]) -> Scored:
+    """Fit a baseline on train; (scores, flags) of each frame."""
     model.fit(train[FEATURES].to_numpy(np.float64))
-    scores = model.score(test[FEATURES].to_numpy(np.float64))
-    return scores, scores > model.threshold_
+    scores = [model.score(frame[FEATURES].to_numpy(np.float64)) for frame in frames]
+    return [(s, s > model.threshold_) for s in scores]
 
 
 # -------------------------------------------------------------------- metrics
@@ -353,19 +366,25 @@ def evaluate(test: pd.DataFrame, scores: np.ndarray, flags: np.ndarray) -> dict:
 
 
 def run_seed(seed: int, train_rows: int, test_rows: int, per_kind: int) -> list[dict]:
+    """Every detector on one data seed: test metrics, and flags on purely normal data."""
     train, test = make_dataset(seed, train_rows, test_rows, per_kind)
+    normal = make_normal(seed, train_rows + test_rows, test_rows)
     runners = {
-        "lstmae": lambda: run_lstmae(train, test, seed),
-        "pca": lambda: run_baseline(PCABaseline(seed=seed), train, test),
-        "seed-tutorial": lambda: run_baseline(SeedTutorial(seed=seed), train, test),
+        "lstmae": lambda: run_lstmae(train, [test, normal], seed),
+        "pca": lambda: run_baseline(PCABaseline(seed=seed), train, [test, normal]),
+        "seed-tutorial": lambda: run_baseline(SeedTutorial(seed=seed), train, [test, normal]),
     }
     out = []
     for name, runner in runners.items():
         began = time.perf_counter()
-        scores, flags = runner()
+        (scores, flags), (_, normal_flags) = runner()
         seconds = time.perf_counter() - began
         out.append({"detector": name, "seed": seed, "seconds": seconds})
         out[-1] |= evaluate(test, scores, flags)
+        out[-1] |= {
+            "normal_flagged_share": float(normal_flags.mean()),
+            "normal_runs": len(runs(normal_flags)),
+        }
         print(f"seed {seed}: {name} done in {seconds:.0f}s", file=sys.stderr)
     return out
 
@@ -394,16 +413,18 @@ def verdict(table: dict[str, dict[str, float]], ours: str = "lstmae") -> dict[st
 def print_table(table: dict[str, dict[str, float]], seeds: int) -> None:
     short = {"f1": "F1", "pr_auc": "PR-AUC", "event_recall": "ev.rec", "false_alarm_runs": "FA"}
     kind_cols = [k[:10] for k in KINDS]
-    print(f"mean over {seeds} data seed(s); per kind: event recall / point recall")
+    print(f"mean over {seeds} data seed(s); per kind: event recall / point recall;")
+    print("normal: % of purely normal rows flagged / flagged runs there")
     head = f"{'detector':14}" + "".join(f"{short[k]:>8}" for k in AGGREGATES)
-    print(head + "".join(f"{c:>12}" for c in kind_cols) + f"{'seconds':>9}")
+    print(head + "".join(f"{c:>12}" for c in kind_cols) + f"{'normal':>12}{'seconds':>9}")
     for name, row in table.items():
         cells = "".join(f"{row[k]:>8.3f}" for k in AGGREGATES[:3])
         cells += f"{row['false_alarm_runs']:>8.1f}"
         for kind in KINDS:
             pair = f"{row[f'event_recall.{kind}']:.2f}/{row[f'point_recall.{kind}']:.2f}"
             cells += f"{pair:>12}"
-        print(f"{name:14}{cells}{row['seconds']:>9.0f}")
+        normal = f"{100 * row['normal_flagged_share']:.2f}/{row['normal_runs']:.1f}"
+        print(f"{name:14}{cells}{normal:>12}{row['seconds']:>9.0f}")
     lost = [k for k, ok in verdict(table).items() if not ok]
     print(
         f"lstmae does NOT beat both baselines on: {', '.join(lost)}"

@@ -64,7 +64,7 @@ def test_normal_channels_are_correlated(small_data):
 def test_pca_baseline_sees_the_anomalies(small_data):
     """The injected instances are visible: a plain PCA on windows finds most of them."""
     train, test = small_data
-    scores, flags = synthetic.run_baseline(synthetic.PCABaseline(), train, test)
+    [(scores, flags)] = synthetic.run_baseline(synthetic.PCABaseline(), train, [test])
     result = synthetic.evaluate(test, scores, flags)
     assert result["event_recall"] >= 0.7 and result["pr_auc"] >= 0.6
 
@@ -104,11 +104,11 @@ def one_thread():
 @pytest.mark.slow  # trains lstmae at default options (about 25 s alone, more when busy)
 def test_lstmae_quality_floor_on_generated_suite(small_data, one_thread):
     train, test = small_data
-    scores, flags = synthetic.run_lstmae(train, test, seed=0)
+    [(scores, flags)] = synthetic.run_lstmae(train, [test], seed=0)
     ours = synthetic.evaluate(test, scores, flags)
     for key, floor in FLOORS.items():
         assert ours[key] >= floor, f"{key} {ours[key]:.3f} below its floor {floor}"
     assert ours["false_alarm_runs"] <= MOST_FALSE_ALARM_RUNS
-    seed_scores, seed_flags = synthetic.run_baseline(synthetic.SeedTutorial(0), train, test)
+    [(seed_scores, seed_flags)] = synthetic.run_baseline(synthetic.SeedTutorial(0), train, [test])
     tutorial = synthetic.evaluate(test, seed_scores, seed_flags)
     assert ours["pr_auc"] > tutorial["pr_auc"] and ours["f1"] > tutorial["f1"]
