@@ -40,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from memory import lstmae, peak_rss, python, write_csv  # noqa: E402
+from tutorial import LSTM_Autoencoder as SeedLSTMAutoencoder  # noqa: E402
+from tutorial import stacked_windows  # noqa: E402
 
 from lstmae_cli.model import ModelConfig  # noqa: E402
 from lstmae_cli.train import TrainSettings, train_autoencoder  # noqa: E402
@@ -49,21 +51,6 @@ RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
 TUTORIAL_SEQ, TUTORIAL_HIDDEN, TUTORIAL_BATCH = 50, 64, 32
 
 
-class SeedLSTMAutoencoder(nn.Module):
-    """The reference class of the seed document."""
-
-    def __init__(self, input_dim: int, hidden_dim: int) -> None:
-        super().__init__()
-        self.encoder = nn.LSTM(input_dim, hidden_dim, batch_first=True)
-        self.decoder = nn.LSTM(hidden_dim, input_dim, batch_first=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, (hidden, _) = self.encoder(x)
-        x = hidden.repeat(x.size(1), 1, 1).permute(1, 0, 2)
-        x, _ = self.decoder(x)
-        return x
-
-
 def series(rows: int, seed: int = 0) -> np.ndarray:
     """(rows, 8) standardised smooth channels, like memory.write_csv's."""
     rng = np.random.default_rng(seed)
@@ -71,11 +58,6 @@ def series(rows: int, seed: int = 0) -> np.ndarray:
     values = np.sin(2 * np.pi * t / (50 + 9 * np.arange(8)) + np.arange(8))
     values = values + rng.normal(0, 0.05, values.shape)
     return ((values - values.mean(0)) / values.std(0)).astype(np.float32)
-
-
-def stacked_windows(values: np.ndarray, seq_len: int) -> np.ndarray:
-    """The tutorial way: a Python list of slices, stacked (seq_len x the data in memory)."""
-    return np.stack([values[i : i + seq_len] for i in range(len(values) - seq_len + 1)])
 
 
 def tutorial_epoch(model, optimizer, loader, limit: int | None = None) -> int:
@@ -189,7 +171,7 @@ TUTORIAL_SCORE = """
 import sys, numpy as np, pandas as pd, torch
 from torch import nn
 sys.path.insert(0, {bench!r})
-from speed import SeedLSTMAutoencoder, stacked_windows
+from tutorial import LSTM_Autoencoder as SeedLSTMAutoencoder, stacked_windows
 frame = pd.read_csv(sys.argv[1])
 values = frame.iloc[:, 1:].to_numpy(np.float64)
 values = ((values - values.mean(0)) / values.std(0)).astype(np.float32)

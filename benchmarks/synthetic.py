@@ -250,21 +250,8 @@ class PCABaseline:
 
 
 def seed_class():
-    """The seed document's LSTM_Autoencoder, verbatim."""
-    from torch import nn
-
-    class LSTM_Autoencoder(nn.Module):  # noqa: N801 - the seed's name
-        def __init__(self, input_dim, hidden_dim):
-            super().__init__()
-            self.encoder = nn.LSTM(input_dim, hidden_dim, batch_first=True)
-            self.decoder = nn.LSTM(hidden_dim, input_dim, batch_first=True)
-            self.hidden_dim = hidden_dim
-
-        def forward(self, x):
-            x, (hidden, cell) = self.encoder(x)  # hidden: (1, batch, hidden)
-            x = hidden.repeat(x.size(1), 1, 1).permute(1, 0, 2)  # (batch, seq_len, hidden)
-            x, _ = self.decoder(x)  # (batch, seq_len, features), tanh-bounded
-            return x
+    """The seed document's LSTM_Autoencoder, verbatim (benchmarks/tutorial.py)."""
+    from tutorial import LSTM_Autoencoder
 
     return LSTM_Autoencoder
 
@@ -304,7 +291,9 @@ class SeedTutorial:
         import torch
 
         scaled = self.scaler_.transform(values).astype(np.float32)
-        stacked = np.stack([scaled[i : i + self.seq_len] for i in range(len(scaled) - 49)])
+        from tutorial import stacked_windows
+
+        stacked = stacked_windows(scaled, self.seq_len)
         return torch.from_numpy(stacked)  # (windows, 50, F)
 
     def score(self, values: np.ndarray) -> np.ndarray:

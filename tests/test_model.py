@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from lstmae_cli.model import LSTMAutoencoder, ModelConfig
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-class SeedLSTMAutoencoder(nn.Module):
-    """The reference class, verbatim from the seed document."""
-
-    def __init__(self, input_dim, hidden_dim):
-        super().__init__()
-        self.encoder = nn.LSTM(input_dim, hidden_dim, batch_first=True)
-        self.decoder = nn.LSTM(hidden_dim, input_dim, batch_first=True)
-        self.hidden_dim = hidden_dim
-
-    def forward(self, x):
-        x, (hidden, cell) = self.encoder(x)
-        x = hidden.repeat(x.size(1), 1, 1).permute(1, 0, 2)
-        x, _ = self.decoder(x)
-        return x
+from tutorial import LSTM_Autoencoder as SeedLSTMAutoencoder  # noqa: E402  (the seed's class)
 
 
 def test_seed_shapes():
