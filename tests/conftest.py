@@ -31,6 +31,29 @@ def make_frame(rows: int = 600, seed: int = 0, features: int = 3) -> pd.DataFram
     return frame
 
 
+class FileCreatingPayload:
+    """Unpickling this creates `marker`: proof, if the file appears, that something unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def write_pickle_bomb(path: Path, marker: Path, maker: str = "pickle") -> Path:
+    """A file posing as a model whose loading by pickle / torch.load would create `marker`."""
+    import pickle
+
+    import torch
+
+    if maker == "pickle":
+        path.write_bytes(pickle.dumps(FileCreatingPayload(marker)))
+    else:
+        torch.save({"weights": FileCreatingPayload(marker)}, path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def small_frame() -> pd.DataFrame:
     return make_frame()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ from typer.testing import CliRunner
 
 from lstmae_cli.cli import app
 
-from .conftest import make_frame
+from .conftest import make_frame, write_pickle_bomb
 
 runner = CliRunner()
 TRAIN = ["--seq-len", "16", "--hidden", "8", "--epochs", "1", "--batch-size", "64", "-q"]
@@ -317,16 +316,7 @@ def test_model_file_missing(tmp_path, small_csv):
 @pytest.mark.parametrize("maker", ["pickle", "torch.save"])
 def test_pickle_posing_as_model_is_never_unpickled(tmp_path, small_csv, maker):
     marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
-    model = tmp_path / "evil.safetensors"
-    if maker == "pickle":
-        model.write_bytes(pickle.dumps(Payload()))
-    else:
-        torch.save({"weights": Payload()}, model)
+    model = write_pickle_bomb(tmp_path / "evil.safetensors", marker, maker)
     for command in (["score", model, small_csv], ["inspect", model]):
         fails(command, 1, "evil.safetensors: not an lstmae model file")
     assert not marker.exists()
@@ -436,13 +426,7 @@ def lstmae(*args) -> subprocess.CompletedProcess:
 
 def test_real_process_errors_are_one_line_without_traceback(tmp_path, tiny_model, small_csv):
     marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
-    evil = tmp_path / "evil.safetensors"
-    evil.write_bytes(pickle.dumps(Payload()))
+    evil = write_pickle_bomb(tmp_path / "evil.safetensors", marker)
     garbage = write(tmp_path, "garbage.csv", bytes(range(256)) * 4)
     cases = [
         (["score", evil, small_csv], 1, "not an lstmae model file"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pytest
 import torch
@@ -11,6 +9,8 @@ import torch
 from lstmae_cli import Detector
 from lstmae_cli.bundle import load_bundle, save_bundle
 from lstmae_cli.errors import BundleError
+
+from .conftest import write_pickle_bomb
 
 
 def test_round_trip_keeps_everything(tiny_model, small_frame):
@@ -39,18 +39,11 @@ def test_metadata_is_json_in_the_header(tiny_model):
 
 def test_pickle_posing_as_model_is_never_unpickled(tmp_path):
     marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
-    evil = tmp_path / "evil.safetensors"
-    evil.write_bytes(pickle.dumps(Payload()))
+    evil = write_pickle_bomb(tmp_path / "evil.safetensors", marker)
     with pytest.raises(BundleError, match="not an lstmae model file"):
         Detector.load(evil)
-    torch.save({"x": Payload()}, tmp_path / "evil.pt")
     with pytest.raises(BundleError):
-        Detector.load(tmp_path / "evil.pt")
+        Detector.load(write_pickle_bomb(tmp_path / "evil.pt", marker, "torch.save"))
     assert not marker.exists()
 
 
