@@ -228,10 +228,6 @@ def fit_score_model(method: str, errors: np.ndarray) -> ScoreModel:
     return ScoreModel(method, center, precision)
 
 
-def identity_score_model(n_features: int) -> ScoreModel:
-    return ScoreModel("mean", np.ones(n_features), np.eye(n_features))
-
-
 # --------------------------------------------------------------- --missing mask
 # Entries that were missing in the input are left out of a row's score: their per-feature
 # error is NaN and the score uses the observed features only.
