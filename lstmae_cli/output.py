@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 import pandas as pd
 
 from .bundle import atomic_path
@@ -38,7 +39,7 @@ def _write_text(frames: Iterable[pd.DataFrame], fmt: str, handle: TextIO) -> int
     rows, header = 0, True
     for frame in frames:
         if fmt == "csv":
-            frame.to_csv(handle, index=False, header=header, lineterminator="\n")
+            _write_csv(frame, header, handle)
         elif len(frame):
             text = frame.to_json(
                 orient="records", lines=True, date_format="iso", double_precision=15
@@ -48,6 +49,68 @@ def _write_text(frames: Iterable[pd.DataFrame], fmt: str, handle: TextIO) -> int
         rows += len(frame)
         handle.flush()
     return rows
+
+
+def _write_csv(frame: pd.DataFrame, header: bool, handle: TextIO) -> None:
+    """pyarrow's C++ writer where the text comes out as pandas would write it, else pandas."""
+    body = _arrow_csv(frame)
+    if body is None:
+        frame.to_csv(handle, index=False, header=header, lineterminator="\n")
+        return
+    text_header = ",".join(map(str, frame.columns)) + "\n" if header else ""
+    binary = getattr(handle, "buffer", None)
+    if binary is None:
+        handle.write(text_header + body.decode("utf-8"))
+        return
+    handle.write(text_header)
+    handle.flush()  # the header reaches the byte stream before the body
+    binary.write(body)
+
+
+def _arrow_csv(frame: pd.DataFrame) -> bytes | None:
+    """The rows of `frame` as CSV bytes, no header; None where pandas must write them.
+
+    Arrow would quote every string and write booleans as true/false; here booleans become
+    True/False, nothing is quoted, and a frame needing quotes (a delimiter, quote or line
+    end in a value or a column name) or holding tz-aware times is left to pandas.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    names = [str(c) for c in frame.columns]
+    if any(any(ch in name for ch in ',"\r\n') for name in names) or len(set(names)) < len(names):
+        return None
+    columns = {}
+    for name, column in zip(names, frame.columns, strict=True):
+        series = frame[column]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            return None
+        if pd.api.types.is_bool_dtype(series.dtype) and not series.hasnans:
+            series = pd.Series(np.where(series.to_numpy(bool), "True", "False"))
+        columns[name] = pa.Array.from_pandas(series.reset_index(drop=True))
+    table = pa.table(columns)
+    table = pa.table({n: _coarsest_time_unit(table[n]) for n in table.column_names})
+    sink = pa.BufferOutputStream()
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+    try:
+        pa_csv.write_csv(table, sink, options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    return sink.getvalue().to_pybytes()
+
+
+def _coarsest_time_unit(column):
+    """Timestamps in the coarsest unit that keeps them exact (whole seconds print as such)."""
+    import pyarrow as pa
+
+    if not pa.types.is_timestamp(column.type):
+        return column
+    for unit in ("s", "ms", "us"):
+        try:
+            return column.cast(pa.timestamp(unit), safe=True)
+        except pa.ArrowInvalid:
+            continue
+    return column
 
 
 def _write_parquet(frames: Iterable[pd.DataFrame], path: Path) -> int:

@@ -1,0 +1,86 @@
+"""The CSV writer: pyarrow's fast path writes what pandas would, and falls back to pandas."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmae_cli.output import _arrow_csv, write_frames
+
+
+def written(frame: pd.DataFrame, tmp_path, name: str = "out.csv") -> str:
+    path = tmp_path / name
+    write_frames([frame], "csv", str(path))
+    return path.read_text()
+
+
+def scored_frame(rows: int = 50) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2026-01-01", periods=rows, freq="s"),
+            "row": np.arange(rows),
+            "score": rng.random(rows) * 100,
+            "is_anomaly": rng.random(rows) > 0.5,
+            "err_f0": rng.random(rows).astype(np.float32),
+            "out_of_range": pd.Series([None] * (rows - 1) + ["f0"], dtype="str"),
+        }
+    )
+
+
+def test_fast_path_reads_back_as_pandas_output(tmp_path):
+    frame = scored_frame()
+    assert _arrow_csv(frame) is not None  # this frame takes the fast path
+    ours = pd.read_csv(io.StringIO(written(frame, tmp_path)))
+    reference = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
+    pd.testing.assert_frame_equal(ours, reference)
+
+
+def test_fast_path_text_keeps_pandas_spelling(tmp_path):
+    text = written(scored_frame(3), tmp_path).splitlines()
+    assert text[0] == "timestamp,row,score,is_anomaly,err_f0,out_of_range"
+    assert text[1].startswith("2026-01-01 00:00:00,0,")  # whole seconds, no fraction
+    assert {line.split(",")[3] for line in text[1:]} <= {"True", "False"}
+    assert text[3].endswith(",f0")
+
+
+def test_sub_second_times_are_exact(tmp_path):
+    times = ["2026-01-01 00:00:00.250", "2026-01-01 00:00:01"]
+    frame = pd.DataFrame({"t": pd.to_datetime(times, format="ISO8601")})
+    text = written(frame, tmp_path)
+    assert text.splitlines()[1:] == ["2026-01-01 00:00:00.250", "2026-01-01 00:00:01.000"]
+    back = pd.read_csv(io.StringIO(text), parse_dates=["t"])
+    assert list(back["t"]) == list(frame["t"])
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"features": ["f0,f1", "f2"], "x": [1.0, 2.0]}),  # a delimiter in a value
+        pd.DataFrame({'say "hi"': [1, 2]}),  # a quote in a column name
+        pd.DataFrame({"t": pd.date_range("2026-01-01", periods=2, freq="s", tz="Europe/Paris")}),
+    ],
+)
+def test_frames_needing_quotes_or_offsets_are_written_by_pandas(frame, tmp_path):
+    assert _arrow_csv(frame) is None
+    assert written(frame, tmp_path) == frame.to_csv(index=False, lineterminator="\n")
+
+
+def test_chunks_write_one_header_and_every_row(tmp_path):
+    path = tmp_path / "out.csv"
+    frames = [scored_frame(10), scored_frame(10).assign(row=lambda f: f["row"] + 10)]
+    assert write_frames(frames, "csv", str(path)) == 20
+    back = pd.read_csv(path)
+    assert list(back["row"]) == list(range(20))
+
+
+def test_text_handle_without_byte_buffer():
+    handle = io.StringIO()
+    from lstmae_cli.output import _write_csv
+
+    _write_csv(scored_frame(4), True, handle)
+    back = pd.read_csv(io.StringIO(handle.getvalue()))
+    assert len(back) == 4 and list(back.columns)[0] == "timestamp"
