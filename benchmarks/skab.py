@@ -30,6 +30,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from options import parse_overrides  # noqa: E402
+
 from lstmae_cli import Detector  # noqa: E402
 from lstmae_cli.metrics import point_metrics  # noqa: E402
 
@@ -124,17 +126,6 @@ def print_table(title: str, ours: dict, baseline: dict, published: bool) -> None
         f"{'flag every row (trivial)':32} {baseline['f1']:>14.3f} {100 * baseline['far']:>14.2f}"
         f" {100 * baseline['mar']:>14.2f}"
     )
-
-
-def parse_overrides(items: list[str]) -> dict:
-    params = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
 
 
 def main() -> None:

@@ -43,6 +43,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from options import parse_overrides  # noqa: E402
+
 from lstmae_cli.errors import LstmaeWarning  # noqa: E402
 from lstmae_cli.metrics import event_metrics, point_metrics, ranking_metrics, runs  # noqa: E402
 
@@ -308,19 +310,21 @@ class SeedTutorial:
         return covering_mean(torch.cat(errors).numpy().astype(np.float64), self.seq_len)
 
 
-def fit_lstmae(train: pd.DataFrame, seed: int):
-    """lstmae's Detector at default options (only the training seed is set), fitted."""
+def fit_lstmae(train: pd.DataFrame, seed: int, params: dict | None = None):
+    """lstmae's Detector at default options (the training seed, and any --set), fitted."""
     from lstmae_cli import Detector
 
-    return Detector(seed=seed).fit([("train", train)], columns=FEATURES)
+    return Detector(seed=seed, **(params or {})).fit([("train", train)], columns=FEATURES)
 
 
 Scored = list[tuple[np.ndarray, np.ndarray]]  # per frame: (rows,) scores, (rows,) flags
 
 
-def run_lstmae(train: pd.DataFrame, frames: list[pd.DataFrame], seed: int) -> Scored:
-    """Fit lstmae at default options on train; (scores, flags) of each frame."""
-    detector = fit_lstmae(train, seed)
+def run_lstmae(
+    train: pd.DataFrame, frames: list[pd.DataFrame], seed: int, params: dict | None = None
+) -> Scored:
+    """Fit lstmae at default options (and any --set) on train; (scores, flags) of each frame."""
+    detector = fit_lstmae(train, seed, params)
     scored = [detector.score_frame(frame[FEATURES]) for frame in frames]
     return [(s["score"].to_numpy(), s["is_anomaly"].to_numpy(dtype=bool)) for s in scored]
 
@@ -354,12 +358,14 @@ def evaluate(test: pd.DataFrame, scores: np.ndarray, flags: np.ndarray) -> dict:
     return result
 
 
-def run_seed(seed: int, train_rows: int, test_rows: int, per_kind: int) -> list[dict]:
+def run_seed(
+    seed: int, train_rows: int, test_rows: int, per_kind: int, params: dict | None = None
+) -> list[dict]:
     """Every detector on one data seed: test metrics, and flags on purely normal data."""
     train, test = make_dataset(seed, train_rows, test_rows, per_kind)
     normal = make_normal(seed, train_rows + test_rows, test_rows)
     runners = {
-        "lstmae": lambda: run_lstmae(train, [test, normal], seed),
+        "lstmae": lambda: run_lstmae(train, [test, normal], seed, params),
         "pca": lambda: run_baseline(PCABaseline(seed=seed), train, [test, normal]),
         "seed-tutorial": lambda: run_baseline(SeedTutorial(seed=seed), train, [test, normal]),
     }
@@ -442,8 +448,10 @@ def main() -> None:
         default=1,
         help="torch threads (0: torch's default); 1 is far faster on a busy machine",
     )
+    parser.add_argument("--set", action="append", default=[], help="Detector option, key=value")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/synthetic.json")
     args = parser.parse_args()
+    params = parse_overrides(args.set)
     import torch
 
     warnings.simplefilter("ignore", LstmaeWarning)  # spikes outside the training range
@@ -453,7 +461,7 @@ def main() -> None:
     results = [
         r
         for seed in range(args.seeds)
-        for r in run_seed(seed, args.train_rows, args.test_rows, args.per_kind)
+        for r in run_seed(seed, args.train_rows, args.test_rows, args.per_kind, params)
     ]
     table = summarise(results)
     print_table(table, args.seeds)
