@@ -267,7 +267,7 @@ def train(
     score_stride: Annotated[
         int | None,
         typer.Option(
-            help="Rows between scoring windows; every row stays covered. Default seq_len // 8."
+            help="Rows between scoring windows; every row stays covered. Default seq_len // 4."
         ),
     ] = None,
     smooth: Annotated[

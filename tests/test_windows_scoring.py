@@ -110,8 +110,9 @@ def test_bf16_fast_path_stays_close_to_fp32(model):
 def test_default_score_stride_follows_seq_len():
     from lstmae_cli.detector import DetectorParams
 
-    assert DetectorParams(seq_len=32).score_stride == 4
+    assert DetectorParams(seq_len=32).score_stride == 8
     assert DetectorParams(seq_len=4).score_stride == 1
+    assert DetectorParams(seq_len=2).score_stride == 1
     assert DetectorParams(seq_len=32, score_stride=1).score_stride == 1
 
 
