@@ -15,7 +15,9 @@ batch 32, fp32. Steps, each printed beside its baseline with the ratio:
 3. scoring end to end, process start to exit, on a --rows x 8 CSV: `lstmae score` with
    default options (and with --precision bf16) vs a tutorial script; rows/s and peak RSS;
 4. `lstmae --help` wall time;
-5. peak RSS of `lstmae train` on --train-rows rows.
+5. peak RSS of `lstmae train` on --train-rows rows;
+6. with a CUDA device: steps 1 and 3 again on it (scoring in process, the network and the
+   window bookkeeping only); without one the step says it was skipped.
 
 Writes benchmarks/results/speed.json.
 """
@@ -60,9 +62,10 @@ def series(rows: int, seed: int = 0) -> np.ndarray:
     return ((values - values.mean(0)) / values.std(0)).astype(np.float32)
 
 
-def tutorial_epoch(model, optimizer, loader, limit: int | None = None) -> int:
+def tutorial_epoch(model, optimizer, loader, limit: int | None = None, device="cpu") -> int:
     seen = 0
     for (batch,) in loader:
+        batch = batch.to(device)  # as tutorials do: each batch copied to the model's device
         loss = nn.functional.mse_loss(model(batch), batch)
         optimizer.zero_grad()
         loss.backward()
@@ -92,18 +95,19 @@ def loader(windows: np.ndarray, seed: int = 0):
     return DataLoader(data, batch_size=TUTORIAL_BATCH, shuffle=True, generator=generator)
 
 
-def train_throughput(values: np.ndarray, windows: int) -> dict:
+def train_throughput(values: np.ndarray, windows: int, device: str = "cpu") -> dict:
     """Step 1: windows/s at the tutorial's settings, both loops, the same data."""
     torch.manual_seed(0)
-    model = SeedLSTMAutoencoder(8, TUTORIAL_HIDDEN)
+    model = SeedLSTMAutoencoder(8, TUTORIAL_HIDDEN).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     began = time.perf_counter()
     stacked = stacked_windows(values, TUTORIAL_SEQ)
-    seen = tutorial_epoch(model, optimizer, loader(stacked), limit=windows)
+    seen = tutorial_epoch(model, optimizer, loader(stacked), windows, device)
+    synchronize(device)
     tutorial = seen / (time.perf_counter() - began)
     bank = WindowBank.from_series([values], TUTORIAL_SEQ, 1)
     empty = WindowBank.from_series([], TUTORIAL_SEQ, 1)
-    settings = TrainSettings(1, TUTORIAL_BATCH, 1e-3, 1, 0, "cpu", windows)
+    settings = TrainSettings(1, TUTORIAL_BATCH, 1e-3, 1, 0, device, windows)
     config = ModelConfig(8, TUTORIAL_HIDDEN, 1, "linear")
     began = time.perf_counter()
     train_autoencoder(config, bank, empty, settings)
@@ -119,6 +123,49 @@ def train_throughput(values: np.ndarray, windows: int) -> dict:
         "ratio_linear": ours / tutorial,
         "ratio_seed_arch": ours_seed / tutorial,
     }
+
+
+def synchronize(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def gpu_steps(values: np.ndarray, windows: int, rows: int) -> dict:
+    """Steps 1 and 3 on a CUDA device, in process; skipped with a message without one."""
+    if not torch.cuda.is_available():
+        print("GPU: skipped (no CUDA device on this machine)")
+        return {"skipped": "no CUDA device"}
+    result = {
+        "device": torch.cuda.get_device_name(),
+        "train": train_throughput(values, windows, "cuda"),
+    }
+    result["score"] = gpu_score(series(rows, seed=4))
+    return result
+
+
+def gpu_score(values: np.ndarray, device: str = "cuda") -> dict:
+    """Rows/s in process on the GPU: tutorial (stacked windows, batch 32) vs RowScorer."""
+    from lstmae_cli.detector import SCORE_BATCH_CUDA, DetectorParams
+    from lstmae_cli.model import LSTMAutoencoder
+    from lstmae_cli.scoring import RowScorer
+
+    torch.manual_seed(0)
+    model = SeedLSTMAutoencoder(8, TUTORIAL_HIDDEN).to(device).eval()
+    began = time.perf_counter()
+    windows = torch.from_numpy(stacked_windows(values, TUTORIAL_SEQ))  # (windows, seq, features)
+    with torch.no_grad():
+        for batch in windows.split(TUTORIAL_BATCH):
+            batch = batch.to(device)
+            ((model(batch) - batch) ** 2).mean(dim=(1, 2)).cpu()
+    tutorial = len(values) / (time.perf_counter() - began)
+    p = DetectorParams()
+    ours = LSTMAutoencoder(ModelConfig(8, p.hidden, p.layers, p.arch)).to(device).eval()
+    began = time.perf_counter()
+    scorer = RowScorer(ours, p.seq_len, p.score_stride, SCORE_BATCH_CUDA, device)
+    scorer.push(values)
+    scorer.finish()
+    lstmae_rows = len(values) / (time.perf_counter() - began)
+    return {"tutorial_rows_per_s": tutorial, "lstmae_rows_per_s": lstmae_rows}
 
 
 class ReachedTarget(Exception):
@@ -271,6 +318,20 @@ def report(r: dict) -> None:
     print(
         f"{'lstmae --help seconds (median of 5)':46} {'':>12} {r['help']['median_seconds']:>12.2f}"
     )
+    g = r["gpu"]
+    if "skipped" not in g:
+        t, s = g["train"], g["score"]
+        print(f"GPU ({g['device']}):")
+        print(
+            f"{'  train windows/s (seq 50, batch 32), linear':46} "
+            f"{t['tutorial_windows_per_s']:>12,.0f} {t['lstmae_linear_windows_per_s']:>12,.0f}"
+            f" {t['ratio_linear']:>7.2f}x"
+        )
+        ratio = s["lstmae_rows_per_s"] / s["tutorial_rows_per_s"]
+        print(
+            f"{'  score rows/s in process (network only)':46} {s['tutorial_rows_per_s']:>12,.0f}"
+            f" {s['lstmae_rows_per_s']:>12,.0f} {ratio:>7.2f}x"
+        )
     m = r["train_memory"]
     print(
         f"{'train peak RSS MiB, ' + format(m['rows'], ',') + ' rows':46} {'':>12}"
@@ -304,6 +365,7 @@ def main() -> None:
         result["score"] = score_end_to_end(Path(folder), args.rows, args.tutorial_batch)
         result["help"] = help_time()
         result["train_memory"] = train_memory(Path(folder), args.train_rows)
+    result["gpu"] = gpu_steps(values, args.train_windows, args.rows)
     report(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, default=str))
