@@ -297,7 +297,7 @@ def train(
     ] = 0.2,
     epochs: Annotated[int, typer.Option(help="Most epochs to train.")] = 30,
     batch_size: Annotated[int, typer.Option(help="Windows per training batch.")] = 128,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
     patience: Annotated[
         int, typer.Option(help="Epochs without validation improvement before stopping.")
     ] = 5,

@@ -59,7 +59,7 @@ class DetectorParams:
     val_fraction: float = 0.2
     epochs: int = 30
     batch_size: int = 128
-    lr: float = 1e-3
+    lr: float = 2e-3
     patience: int = 5
     seed: int = 0
     device: str = "cpu"

@@ -116,10 +116,13 @@ def test_event_level_names_the_broken_channel(broken_channel):
         assert len(overlapping) == 1, found
         event = overlapping.iloc[0]
         assert event["top_feature"] == "f2"
-        share = float(event["top_features"].split(";")[0].split(":")[1])
-        # at least twice its fair share of 4 channels (the smoothed score lets an event run
-        # a few normal rows past its end, which dilutes the shares)
-        assert share >= 0.5
+        share, runner_up = (
+            float(part.split(":")[1]) for part in event["top_features"].split(";")[:2]
+        )
+        # well above its fair share of 4 channels, and over twice the next channel's (the
+        # smoothed score lets an event run a few normal rows past its end, which dilutes the
+        # shares: the noise burst gets 0.49-0.52 across learning rates and score strides)
+        assert share >= 0.45 and share >= 2 * runner_up
         assert event["peak_score"] >= event["mean_score"] > 0
 
 

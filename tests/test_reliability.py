@@ -266,5 +266,6 @@ def test_masked_scores_do_not_depend_on_where_chunks_split(tiny_model):
     whole = detector.score_frame(frame)
     chunks = [frame.iloc[i : i + 37] for i in range(0, len(frame), 37)]
     chunked = pd.concat(list(detector.stream_scores(chunks)), ignore_index=True)
-    np.testing.assert_allclose(whole["score"], chunked["score"], rtol=1e-12)  # last-bit sums
+    # fp32 network: a window batched with other windows can differ in its last bits
+    np.testing.assert_allclose(whole["score"], chunked["score"], rtol=1e-6)
     np.testing.assert_array_equal(whole["err_f2"].isna(), chunked["err_f2"].isna())
