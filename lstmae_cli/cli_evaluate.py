@@ -1,0 +1,217 @@
+"""Commands that fit a threshold or measure a model against labels: threshold, evaluate."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli import (
+    AlertsPerOpt,
+    AlphaOpt,
+    IdOpt,
+    KOpt,
+    PotLevelOpt,
+    QOpt,
+    RiskOpt,
+    RowsOpt,
+    ThresholdMethod,
+    TimeOpt,
+    ValueOpt,
+    app,
+    handle_errors,
+)
+from .errors import UsageError
+
+
+@app.command()
+@handle_errors
+def threshold(
+    model: Annotated[Path, typer.Argument(help="Model bundle to update.")],
+    data: Annotated[
+        list[str], typer.Argument(help="Normal data to fit the threshold on (fbeta: labelled).")
+    ],
+    method: Annotated[
+        ThresholdMethod, typer.Option(help="Threshold method.")
+    ] = ThresholdMethod.quantile,
+    q: QOpt = None,
+    k: KOpt = None,
+    value: ValueOpt = None,
+    risk: RiskOpt = None,
+    pot_level: PotLevelOpt = None,
+    alerts_per: AlertsPerOpt = None,
+    rows: RowsOpt = None,
+    alpha: AlphaOpt = None,
+    beta: Annotated[
+        float | None, typer.Option("--beta", help="fbeta: weight of recall against precision (1).")
+    ] = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="fbeta: 0/1 column of DATA marking true anomalies.")
+    ] = None,
+    id_column: IdOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Print the new threshold; do not rewrite the bundle.")
+    ] = False,
+) -> None:
+    """Refit the threshold on DATA without retraining; rewrite MODEL atomically.
+
+    DATA is normal data, except for fbeta, which picks the threshold with the best F-beta
+    on labelled DATA (--label-column). Label-free methods (not manual) also make DATA's
+    scores the calibration set of `score --p-values`.
+    """
+    from .detector import Detector
+    from .thresholds import describe, resolve_params
+
+    params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
+    params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha, "beta": beta}
+    if label_column is not None and method != ThresholdMethod.fbeta:
+        raise UsageError("--label-column is only used by --method fbeta")
+    resolve_params(method.value, params, labelled=label_column is not None)
+    detector = Detector.load(model)
+    old, old_method = detector.threshold_, detector.threshold_method_
+    scores, labels = _scores_and_labels(detector, data, id_column, label_column)
+    new = detector.set_threshold_from_scores(scores, method.value, labels=labels, **params)
+    typer.echo(f"old threshold: {_flag_line(old, scores, labels)}  ({old_method})")
+    typer.echo(
+        f"new threshold: {_flag_line(new, scores, labels)}  "
+        f"({describe(method.value, detector.threshold_params_)})"
+    )
+    if method.value not in ("manual", "fbeta"):
+        detector.val_scores_ = scores[scores == scores]  # NaN-free
+        typer.echo(f"calibration for --p-values: the {detector.val_scores_.size} rows of DATA")
+    if dry_run:
+        typer.echo("dry run: bundle not changed")
+        return
+    detector.save(model)
+    typer.echo(f"wrote {model}")
+
+
+def _scores_and_labels(detector, data: list[str], id_column, label_column):
+    """Row scores of every file of DATA (and their 0/1 labels when a label column is given)."""
+    import numpy as np
+
+    from .data import read_frame, require_columns, source_name
+    from .metrics import binary_labels
+
+    keep = [label_column] if label_column else []
+    scores, labels = [], []
+    for path in data:
+        name, frame = source_name(path), read_frame(path)
+        require_columns(frame, keep, name)
+        scored = detector.score_frame(frame, name, keep=keep, id_column=id_column)
+        scores.append(scored["score"].to_numpy())
+        if label_column:
+            labels.append(binary_labels(scored[label_column], label_column))
+    return np.concatenate(scores), np.concatenate(labels) if label_column else None
+
+
+def _flag_line(value: float, scores, labels) -> str:
+    """'1.23  flags 12 of 3000 rows (0.40%)' and, with labels, precision / recall / F1."""
+    flags = scores > value
+    line = f"{value:.6g}  flags {int(flags.sum())} of {len(scores)} rows ({flags.mean():.2%})"
+    if labels is None:
+        return line
+    from .metrics import point_metrics
+
+    m = point_metrics(labels, flags)
+    return line + f", precision {m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f}"
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="Model bundle.")],
+    data: Annotated[str, typer.Argument(help="Labelled data (CSV, Parquet or -).")],
+    label_column: Annotated[str, typer.Option(help="0/1 column marking true anomalies.")],
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Evaluate this threshold instead of the bundle's.")
+    ] = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="table (for people) or json.")
+    ] = ReportFormat.table,
+) -> None:
+    """Detection metrics of MODEL on labelled DATA, beside the flag-all / flag-none baselines.
+
+    Point-adjusted F1 counts a whole event as detected when any of its rows is flagged: it
+    is optimistic and not comparable with point F1.
+    """
+    import json
+    import math
+
+    from .data import read_frame, require_columns, source_name
+    from .detector import Detector
+    from .metrics import binary_labels, evaluate_all
+
+    detector = Detector.load(model)
+    if threshold is not None:
+        detector.threshold_ = threshold
+    name, frame = source_name(data), read_frame(data)
+    require_columns(frame, [label_column], name)
+    scored, groups = _scored_in_series_order(
+        detector, frame, name, label_column, id_column, time_column
+    )
+    labels = binary_labels(scored[label_column], label_column)
+    report = evaluate_all(labels, scored["score"].to_numpy(), detector.threshold_, groups)
+    report["lstmae"]["threshold"] = detector.threshold_
+    if fmt == ReportFormat.json:
+        clean = {
+            column: {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in m.items()}
+            for column, m in report.items()
+        }
+        typer.echo(json.dumps(clean, indent=2))
+        return
+    _print_report(report)
+
+
+def _scored_in_series_order(detector, frame, name, label_column, id_column, time_column):
+    """Row scores with the label column, each series contiguous and in time order, and the
+    series key of each row (None for a single series)."""
+    import pandas as pd
+
+    scorer = detector.stream_scorer(name, [label_column], id_column, time_column)
+    scored = pd.concat(list(scorer.run([frame])), ignore_index=True)
+    if scorer.id_column is None:
+        return scored, None
+    scored = scored.sort_values([scorer.id_column, "row"], kind="stable", ignore_index=True)
+    return scored, scored[scorer.id_column].astype(str).to_numpy()
+
+
+def _print_report(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .metrics import METRIC_LABELS
+
+    ours = report["lstmae"]
+    table = Table(title=f"Detection metrics (threshold {ours['threshold']:.6g})")
+    table.add_column("metric")
+    for column in ("lstmae", "flag every row", "flag nothing"):
+        table.add_column(column, justify="right")
+    for key, label in METRIC_LABELS.items():
+        cells = [_cell(result.get(key)) for result in report.values()]
+        table.add_row(label, *cells)
+    console = Console()
+    console.print(table)
+    console.print(
+        "point-adjusted F1 marks a whole true event found when any of its rows is flagged: "
+        "optimistic, never compare it with point F1."
+    )
+    if ours["f1"] <= report["flag_all"]["f1"]:
+        console.print("note: point F1 is not above flagging every row on this data.")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "n/a" if value != value else f"{value:.4f}"
+    return str(value)
