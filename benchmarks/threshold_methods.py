@@ -29,6 +29,7 @@ from lstmae_cli.metrics import binary_labels, evaluate_all  # noqa: E402
 from lstmae_cli.thresholds import fit_threshold  # noqa: E402
 
 METHODS = [
+    ("quantile", {"q": 0.999}),
     ("quantile", {"q": 0.995}),
     ("sigma", {"k": 4.0}),
     ("mad", {"k": 6.0}),

@@ -221,7 +221,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or su
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto uses CUDA when present.")]
 
 # Threshold-method parameters (train and threshold); None means the method's default.
-QOpt = Annotated[float | None, typer.Option("--q", help="quantile: the quantile (0.995).")]
+QOpt = Annotated[float | None, typer.Option("--q", help="quantile: the quantile (0.999).")]
 KOpt = Annotated[float | None, typer.Option("--k", help="sigma / mad: the multiplier (4 / 6).")]
 ValueOpt = Annotated[
     float | None, typer.Option("--value", help="manual: the threshold itself (required).")

@@ -30,7 +30,7 @@ def _below(value: float) -> float:
     return float(np.nextafter(value, -np.inf))
 
 
-def quantile_threshold(scores: np.ndarray, q: float = 0.995) -> float:
+def quantile_threshold(scores: np.ndarray, q: float = 0.999) -> float:
     """The q-quantile of the normal scores."""
     return float(np.quantile(scores, q))
 
@@ -151,7 +151,7 @@ class ThresholdMethod:
 
 
 METHODS: dict[str, ThresholdMethod] = {
-    "quantile": ThresholdMethod(quantile_threshold, {"q": 0.995}),
+    "quantile": ThresholdMethod(quantile_threshold, {"q": 0.999}),
     "sigma": ThresholdMethod(sigma_threshold, {"k": 4.0}),
     "mad": ThresholdMethod(mad_threshold, {"k": 6.0}),
     "manual": ThresholdMethod(manual_threshold, {"value": None}),
