@@ -71,32 +71,54 @@ def _arrow_csv(frame: pd.DataFrame) -> bytes | None:
     """The rows of `frame` as CSV bytes, no header; None where pandas must write them.
 
     Arrow would quote every string and write booleans as true/false; here booleans become
-    True/False, nothing is quoted, and a frame needing quotes (a delimiter, quote or line
-    end in a value or a column name) or holding tz-aware times is left to pandas.
+    True/False and nothing is quoted. Only plain columns take this path (numbers, booleans
+    without gaps, tz-naive times, text); a frame with any other column, or needing quotes
+    (a delimiter, quote or line end in a value or a column name), or of one column only,
+    is left to pandas.
     """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     names = [str(c) for c in frame.columns]
+    if len(names) < 2:  # pandas quotes a lone empty field so that the line is not blank
+        return None
     if any(any(ch in name for ch in ',"\r\n') for name in names) or len(set(names)) < len(names):
         return None
-    columns = {}
-    for name, column in zip(names, frame.columns, strict=True):
-        series = frame[column]
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            return None
-        if pd.api.types.is_bool_dtype(series.dtype) and not series.hasnans:
-            series = pd.Series(np.where(series.to_numpy(bool), "True", "False"))
-        columns[name] = pa.Array.from_pandas(series.reset_index(drop=True))
-    table = pa.table(columns)
-    table = pa.table({n: _coarsest_time_unit(table[n]) for n in table.column_names})
-    sink = pa.BufferOutputStream()
-    options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+    if not all(_plain(frame[column]) for column in frame.columns):
+        return None
     try:
-        pa_csv.write_csv(table, sink, options)
+        columns = {
+            name: _arrow_column(frame[c]) for name, c in zip(names, frame.columns, strict=True)
+        }
+        sink = pa.BufferOutputStream()
+        options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+        pa_csv.write_csv(pa.table(columns), sink, options)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
     return sink.getvalue().to_pybytes()
+
+
+def _plain(series: pd.Series) -> bool:
+    """Whether Arrow writes this column as pandas does (after _arrow_column)."""
+    kind = series.dtype.kind
+    if kind in "fiu":
+        return isinstance(series.dtype, np.dtype)  # not the nullable Int64 / Float64 kinds
+    if kind == "b":
+        return isinstance(series.dtype, np.dtype)  # numpy bool: never missing
+    if kind == "M":
+        return not isinstance(series.dtype, pd.DatetimeTZDtype)
+    if isinstance(series.dtype, pd.StringDtype) or kind == "O":
+        return pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+    return False
+
+
+def _arrow_column(series: pd.Series):
+    """One column for Arrow: booleans as True/False text, times in their coarsest unit."""
+    import pyarrow as pa
+
+    if series.dtype.kind == "b":
+        series = pd.Series(np.where(series.to_numpy(bool), "True", "False"))
+    return _coarsest_time_unit(pa.Array.from_pandas(series.reset_index(drop=True)))
 
 
 def _coarsest_time_unit(column):

@@ -62,6 +62,11 @@ def test_sub_second_times_are_exact(tmp_path):
         pd.DataFrame({"features": ["f0,f1", "f2"], "x": [1.0, 2.0]}),  # a delimiter in a value
         pd.DataFrame({'say "hi"': [1, 2]}),  # a quote in a column name
         pd.DataFrame({"t": pd.date_range("2026-01-01", periods=2, freq="s", tz="Europe/Paris")}),
+        pd.DataFrame({"kept": pd.Series(["a", 1], dtype=object), "x": [1.0, 2.0]}),  # mixed
+        pd.DataFrame({"n": pd.array([1, None], dtype="Int64"), "x": [1.0, 2.0]}),  # nullable
+        pd.DataFrame({"b": pd.array([True, None], dtype="boolean"), "x": [1.0, 2.0]}),
+        pd.DataFrame({"d": pd.to_timedelta([1, 2], unit="s"), "x": [1.0, 2.0]}),
+        pd.DataFrame({"s": pd.Series(["a", None], dtype="str")}),  # one column: "" kept
     ],
 )
 def test_frames_needing_quotes_or_offsets_are_written_by_pandas(frame, tmp_path):
