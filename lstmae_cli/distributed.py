@@ -87,11 +87,14 @@ def teardown() -> None:
 @contextmanager
 def session(device: torch.device) -> Iterator[None]:
     """`with session(device):` one process group for the block when launched by torchrun."""
-    started = setup(device)
+    started, finished = setup(device), False
     try:
         yield
+        finished = True
     finally:
         if started:
+            if finished:
+                barrier()  # no rank leaves the group while another still talks to it
             teardown()
 
 
