@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import platform
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from . import __version__, distributed
+from . import distributed
 from .bundle import load_bundle, save_bundle
 from .data import (
     DEFAULT_MISSING,
@@ -24,8 +22,9 @@ from .data import (
     resolve_roles,
     split_series,
 )
+from .detector_bundle import bundle_metadata, bundle_tensors, restore
 from .errors import BundleError, InputError, UsageError
-from .model import ARCHS, LSTMAutoencoder, ModelConfig, count_parameters
+from .model import ARCHS, LSTMAutoencoder, ModelConfig
 from .scaling import AffineScaler, fit_scaler
 from .scoring import (
     SCORINGS,
@@ -317,38 +316,11 @@ class Detector:
         """Write the bundle atomically (CPU tensors, whatever device trained it); under
         torchrun only rank 0 writes, the other ranks return at once."""
         self._require_fitted()
-        if not distributed.is_main():
-            return
-        tensors = {f"model.{k}": v for k, v in self.model_.state_dict().items()}
-        tensors["scaler.offset"] = torch.from_numpy(self.scaler_.offset)
-        tensors["scaler.scale"] = torch.from_numpy(self.scaler_.scale)
-        tensors["threshold.val_scores"] = torch.from_numpy(np.sort(self.val_scores_))
-        tensors["score.center"] = torch.from_numpy(self.score_model_.center)
-        tensors["score.precision"] = torch.from_numpy(self.score_model_.precision)
-        if self.range_ is not None:
-            tensors["range.low"], tensors["range.high"] = map(torch.from_numpy, self.range_)
-        save_bundle(path, tensors, self.metadata())
+        if distributed.is_main():
+            save_bundle(path, bundle_tensors(self), self.metadata())
 
     def metadata(self) -> dict:
-        return {
-            "params": asdict(self.params),
-            "model": self.model_.config.to_dict(),
-            "parameter_count": count_parameters(self.model_),
-            "columns": self.roles_.to_dict(),
-            "scaler": self.scaler_.method,
-            "threshold": {
-                "value": self.threshold_,
-                "method": self.threshold_method_,
-                "params": self.threshold_params_,
-            },
-            "history": self.history_,
-            "data": self.data_info_,
-            "versions": {
-                "lstmae": __version__,
-                "torch": torch.__version__,
-                "python": platform.python_version(),
-            },
-        }
+        return bundle_metadata(self)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> Detector:
@@ -358,7 +330,7 @@ class Detector:
         if meta.get("kind") == "lstmae-checkpoint":
             raise BundleError(f"{path}: a training checkpoint, not a model; finish with --resume")
         try:
-            detector = cls._from_bundle(tensors, meta)
+            detector = restore(cls(**known_params(meta["params"])), tensors, meta)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             detail = " ".join(str(exc).split())[:160]  # one line, however long torch's is
             message = f"{path}: model metadata does not match its tensors ({detail})"
@@ -366,41 +338,11 @@ class Detector:
         detector.params.device = device  # where it was trained does not matter here
         return detector
 
-    @classmethod
-    def _from_bundle(cls, tensors: dict, meta: dict) -> Detector:
-        known = {f.name for f in fields(DetectorParams)}
-        params = {"smooth": 1} | meta["params"]  # bundles from before smoothing: none
-        detector = cls(**{k: v for k, v in params.items() if k in known})
-        config = ModelConfig(**meta["model"])
-        model = LSTMAutoencoder(config)
-        weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        model.load_state_dict(weights, strict=True)
-        detector.model_ = model.eval()
-        columns = meta["columns"]
-        detector.roles_ = ColumnRoles(
-            list(columns["features"]), columns.get("time"), columns.get("id"), columns.get("label")
-        )
-        offset, scale = tensors["scaler.offset"].numpy(), tensors["scaler.scale"].numpy()
-        if offset.shape != (config.n_features,) or scale.shape != (config.n_features,):
-            raise ValueError("scaler arrays do not match the feature count")
-        detector.scaler_ = AffineScaler(meta["scaler"], offset, scale)
-        center, precision = tensors["score.center"].numpy(), tensors["score.precision"].numpy()
-        if center.shape != offset.shape or precision.shape != (len(center), len(center)):
-            raise ValueError("score calibration arrays do not match the feature count")
-        detector.score_model_ = ScoreModel(detector.params.scoring, center, precision)
-        threshold = meta["threshold"]
-        detector.threshold_ = float(threshold["value"])
-        detector.threshold_method_ = threshold["method"]
-        detector.threshold_params_ = dict(threshold["params"])
-        detector.val_scores_ = tensors.get("threshold.val_scores", torch.empty(0)).numpy()
-        detector.history_ = list(meta.get("history", []))
-        detector.data_info_ = dict(meta.get("data", {}))
-        if "range.low" in tensors:  # bundles before the drift guard have no range
-            low, high = tensors["range.low"].numpy(), tensors["range.high"].numpy()
-            if low.shape != offset.shape or high.shape != offset.shape:
-                raise ValueError("training range arrays do not match the feature count")
-            detector.range_ = (low, high)
-        return detector
+
+def known_params(saved: dict) -> dict:
+    """The saved options this version knows (bundles from before smoothing: none)."""
+    known = {f.name for f in fields(DetectorParams)}
+    return {k: v for k, v in ({"smooth": 1} | saved).items() if k in known}
 
 
 def _split_observed(series: list[SeriesData], train_parts, val_parts):
