@@ -487,8 +487,12 @@ def score(
     time_column: TimeOpt = None,
     chunk_rows: Annotated[int, typer.Option(help="Rows read per chunk.")] = 100_000,
     merge_gap: Annotated[
-        int, typer.Option(help="Event level: merge flagged runs this many rows apart.")
-    ] = 0,
+        int | None,
+        typer.Option(
+            help="Event level: merge flagged runs at most this many rows apart. Default: the "
+            "model's seq_len, the rows over which one window spreads an anomaly's error."
+        ),
+    ] = None,
     min_rows: Annotated[int, typer.Option(help="Event level: drop events shorter than this.")] = 1,
     threshold: Annotated[
         float | None, typer.Option(help="Use this threshold instead of the bundle's.")
@@ -514,9 +518,10 @@ def score(
     from .levels import Tally, at_level
     from .output import write_frames
 
-    if chunk_rows < 1 or merge_gap < 0 or min_rows < 1:
+    if chunk_rows < 1 or (merge_gap is not None and merge_gap < 0) or min_rows < 1:
         raise UsageError("--chunk-rows and --min-rows must be at least 1, --merge-gap at least 0")
     detector = Detector.load(model)
+    merge_gap = detector.params.seq_len if merge_gap is None else merge_gap
     detector.params.device = device.value
     detector.params.precision = precision
     if threshold is not None:

@@ -270,14 +270,16 @@ class Detector:
     def score_events(
         self,
         frames: pd.DataFrame | Iterable[pd.DataFrame],
-        merge_gap: int = 0,
+        merge_gap: int | None = None,
         min_rows: int = 1,
         name: str = "<frame>",
         **columns,
     ) -> pd.DataFrame:
-        """Events (as `score --level event`) of a frame or of chunks of one long input."""
+        """Events (as `score --level event`) of a frame or of chunks of one long input;
+        merge_gap None: seq_len, as the CLI."""
         from .levels import at_level
 
+        merge_gap = self.params.seq_len if merge_gap is None else merge_gap
         chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
         scorer = self.stream_scorer(name, (), **columns)
         parts = list(at_level(scorer.run(chunks), scorer, "event", merge_gap, min_rows))

@@ -139,3 +139,23 @@ def test_library_events_match_the_cli(broken_channel):
     cli = pd.read_csv(io.StringIO(CliRunner().invoke(app, [str(a) for a in args]).stdout))
     assert found["start_row"].tolist() == cli["start_row"].tolist()
     assert found["top_features"].tolist() == cli["top_features"].tolist()
+
+
+def test_default_merge_gap_is_the_models_seq_len(broken_channel):
+    model, data = broken_channel
+
+    def events(*extra: str) -> str:
+        args = ["score", str(model), str(data), "--level", "event", "-q", *extra]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    seq_len = Detector.load(model).params.seq_len
+    default, explicit, apart = (
+        events(),
+        events("--merge-gap", str(seq_len)),
+        events("--merge-gap", "0"),
+    )
+    assert default == explicit
+    # the noise burst flickers around the threshold: 3 runs apart, one event by default
+    assert len(pd.read_csv(io.StringIO(apart))) > len(pd.read_csv(io.StringIO(default))) == 2
