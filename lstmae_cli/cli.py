@@ -357,11 +357,12 @@ def train(
     model data-parallel; only rank 0 prints and writes files.
     """
     from . import distributed
+    from .checkpoint import checkpointing_for, interrupted_note
     from .data import read_frame, source_name
     from .detector import Detector
     from .progress import EpochProgress
     from .thresholds import resolve_params
-    from .train import checkpointing_for, interrupted_note, resolve_device
+    from .train import resolve_device
 
     threshold_params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
     threshold_params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha}

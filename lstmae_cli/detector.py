@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import distributed
 from .bundle import load_bundle, save_bundle
+from .checkpoint import Checkpointing
 from .data import (
     DEFAULT_MISSING,
     MISSING_POLICIES,
@@ -36,7 +37,7 @@ from .scoring import (
     smooth_series,
 )
 from .thresholds import fit_threshold, resolve_params
-from .train import Checkpointing, TrainSettings, mask_bank, resolve_device, train_autoencoder
+from .train import TrainSettings, mask_bank, resolve_device, train_autoencoder
 from .windows import WindowBank
 
 # windows per forward pass when scoring: small batches stay in a CPU core's cache

@@ -323,8 +323,9 @@ def test_pickle_posing_as_model_is_never_unpickled(tmp_path, small_csv, maker):
 
 
 def test_checkpoint_is_not_a_model(tmp_path, small_csv):
+    from lstmae_cli.checkpoint import Checkpointing, save_checkpoint
     from lstmae_cli.model import LSTMAutoencoder, ModelConfig
-    from lstmae_cli.train import Checkpointing, TrainState, save_checkpoint
+    from lstmae_cli.train import TrainState
 
     model = LSTMAutoencoder(ModelConfig(3, 8))
     state = TrainState(model, torch.optim.Adam(model.parameters()), torch.Generator())

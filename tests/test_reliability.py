@@ -16,10 +16,11 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from lstmae_cli import Detector
+from lstmae_cli.checkpoint import Checkpointing
 from lstmae_cli.cli import app
 from lstmae_cli.model import LSTMAutoencoder, ModelConfig
 from lstmae_cli.scoring import fit_score_model, score_observed
-from lstmae_cli.train import Checkpointing, TrainSettings, masked_mse, train_autoencoder
+from lstmae_cli.train import TrainSettings, masked_mse, train_autoencoder
 from lstmae_cli.windows import WindowBank
 
 from .conftest import FAST, make_frame
