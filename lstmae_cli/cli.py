@@ -246,6 +246,13 @@ AlphaOpt = Annotated[
 ]
 
 
+def method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha, beta=None) -> dict:
+    """The threshold-method options of a command, by the names the methods take."""
+    params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
+    params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha}
+    return params if beta is None else params | {"beta": beta}
+
+
 @app.command()
 @handle_errors
 def train(
@@ -364,8 +371,7 @@ def train(
     from .thresholds import resolve_params
     from .train import resolve_device
 
-    threshold_params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
-    threshold_params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha}
+    threshold_params = method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha)
     resolve_params(threshold_method.value, threshold_params)  # usage errors before training
     detector = Detector(
         seq_len=seq_len,

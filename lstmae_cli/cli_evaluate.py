@@ -22,6 +22,7 @@ from .cli import (
     ValueOpt,
     app,
     handle_errors,
+    method_params,
 )
 from .errors import UsageError
 
@@ -64,8 +65,7 @@ def threshold(
     from .detector import Detector
     from .thresholds import describe, resolve_params
 
-    params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
-    params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha, "beta": beta}
+    params = method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha, beta)
     if label_column is not None and method != ThresholdMethod.fbeta:
         raise UsageError("--label-column is only used by --method fbeta")
     resolve_params(method.value, params, labelled=label_column is not None)
