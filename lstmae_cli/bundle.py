@@ -75,6 +75,16 @@ def _current_umask() -> int:
     return mask
 
 
+def check_output_path(path: Path) -> Path:
+    """The folder `path` will be written in; LstmaeError when it cannot hold a new file."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise LstmaeError(f"{path}: folder {folder} does not exist")
+    if path.is_dir():
+        raise LstmaeError(f"{path}: is a directory; give a file name")
+    return folder
+
+
 class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as tmp:`
     """A temp path beside `path`; renamed onto `path` on success, removed on any failure."""
 
@@ -82,11 +92,7 @@ class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as
         self.path = Path(path)
 
     def __enter__(self) -> Path:
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        if not folder.is_dir():
-            raise LstmaeError(f"{self.path}: folder {folder} does not exist")
-        if self.path.is_dir():
-            raise LstmaeError(f"{self.path}: is a directory; give a file name")
+        folder = check_output_path(self.path)
         try:
             fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
         except OSError as exc:

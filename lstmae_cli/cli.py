@@ -364,6 +364,7 @@ def train(
     model data-parallel; only rank 0 prints and writes files.
     """
     from . import distributed
+    from .bundle import check_output_path
     from .checkpoint import checkpointing_for, interrupted_note
     from .data import read_frame, source_name
     from .detector import Detector
@@ -396,7 +397,7 @@ def train(
         max_windows_per_epoch=max_windows_per_epoch,
     )
     detector.params.validate()
-    _check_output_folder(output)
+    check_output_path(output)  # before training, not after
     checkpoint = checkpointing_for(output, checkpoint_every, resume)
     if plot_history is not None:
         from .plot import check_figure_path
@@ -460,13 +461,6 @@ def _check_held_out_size(tables, val_fraction: float, method: str, params: dict)
     rows = [len(frame) for _, frame in tables]
     held_out = sum(round(n * val_fraction) for n in rows) if val_fraction > 0 else sum(rows)
     check_enough_scores(method, params, held_out)
-
-
-def _check_output_folder(output: Path) -> None:
-    if not output.parent.exists() and str(output.parent):
-        raise LstmaeError(f"{output}: folder {output.parent} does not exist")
-    if output.is_dir():
-        raise LstmaeError(f"{output}: is a directory; give a file name")
 
 
 @app.command()

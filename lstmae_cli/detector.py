@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import distributed
 from .bundle import load_bundle, save_bundle
-from .checkpoint import Checkpointing
+from .checkpoint import CHECKPOINT_KIND, Checkpointing
 from .data import (
     DEFAULT_MISSING,
     MISSING_POLICIES,
@@ -330,7 +330,7 @@ class Detector:
         """Read a bundle; it scores on `device` (auto: CUDA when present), wherever it was
         trained: the weights are stored as CPU tensors."""
         tensors, meta = load_bundle(path)
-        if meta.get("kind") == "lstmae-checkpoint":
+        if meta.get("kind") == CHECKPOINT_KIND:
             raise BundleError(f"{path}: a training checkpoint, not a model; finish with --resume")
         try:
             detector = restore(cls(**known_params(meta["params"])), tensors, meta)
