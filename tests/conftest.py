@@ -86,3 +86,13 @@ def small_csv(tmp_path_factory, small_frame) -> Path:
     path = tmp_path_factory.mktemp("data") / "small.csv"
     small_frame.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # much faster on a busy machine; the floors were measured so
+    yield
+    torch.set_num_threads(before)

@@ -25,20 +25,13 @@ F1_FLOOR = 0.73
 
 @pytest.mark.slow  # 34 files, one model each (about a minute alone)
 @pytest.mark.skipif(not DATA.is_dir(), reason=f"no SKAB data at {DATA} (set SKAB_DATA)")
-def test_leaderboard_f1_stays_above_its_floor_and_flag_all():
-    import torch
-
+def test_leaderboard_f1_stays_above_its_floor_and_flag_all(one_thread):
     from lstmae_cli.errors import LstmaeWarning
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", LstmaeWarning)  # drift outside the training range
-            files = skab.labelled_files(DATA)
-            ours = skab.leaderboard(files, {}, seed=0)
-    finally:
-        torch.set_num_threads(before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LstmaeWarning)  # drift outside the training range
+        files = skab.labelled_files(DATA)
+        ours = skab.leaderboard(files, {}, seed=0)
     trivial = skab.flag_all(files, skab.TRAIN_ROWS)
     assert ours["f1"] >= F1_FLOOR, f"F1 {ours['f1']:.3f} below its floor {F1_FLOOR}"
     assert ours["f1"] > trivial["f1"] and ours["far"] < trivial["far"]

@@ -91,16 +91,6 @@ def test_per_kind_recall_counts_instances(small_data):
     assert result["false_alarm_runs"] == 0
 
 
-@pytest.fixture
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # much faster on a busy machine; the floors were measured so
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.slow  # trains lstmae at default options (about 25 s alone, more when busy)
 def test_lstmae_quality_floor_on_generated_suite(small_data, one_thread):
     train, test = small_data
