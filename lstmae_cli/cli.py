@@ -490,8 +490,10 @@ def score(
     merge_gap: Annotated[
         int | None,
         typer.Option(
-            help="Event level: merge flagged runs at most this many rows apart. Default: the "
-            "model's seq_len, the rows over which one window spreads an anomaly's error."
+            help="Flagged rows at most this many rows apart are one alert: the rows between "
+            "them are flagged too (is_anomaly) and belong to one event. 0: a row is flagged "
+            "only when its score is over the threshold. Default: the model's seq_len, the rows "
+            "over which one window spreads an anomaly's error."
         ),
     ] = None,
     min_rows: Annotated[int, typer.Option(help="Event level: drop events shorter than this.")] = 1,
@@ -533,7 +535,7 @@ def score(
     tally = Tally()
     name = source_name(data)
     keep = split_list(keep_columns) or []
-    scorer = detector.stream_scorer(name, keep, id_column, time_column)
+    scorer = detector.stream_scorer(name, keep, id_column, time_column, merge_gap)
     rows = scorer.run(read_frames(data, chunk_rows))
     results = at_level(rows, scorer, level.value, merge_gap, min_rows, tally, only_anomalies)
     write_frames(results, fmt.value, output)

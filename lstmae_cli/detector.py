@@ -282,7 +282,7 @@ class Detector:
 
         merge_gap = self.params.seq_len if merge_gap is None else merge_gap
         chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
-        scorer = self.stream_scorer(name, (), **columns)
+        scorer = self.stream_scorer(name, (), merge_gap=merge_gap, **columns)
         parts = list(at_level(scorer.run(chunks), scorer, "event", merge_gap, min_rows))
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -293,9 +293,15 @@ class Detector:
         keep: Iterable[str] = (),
         id_column: str | None = None,
         time_column: str | None = None,
+        merge_gap: int | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """Row-level score frames, emitted as soon as rows are final, chunk after chunk."""
-        yield from self.stream_scorer(name, keep, id_column, time_column).run(chunks)
+        """Row-level score frames, emitted as soon as rows are final, chunk after chunk.
+
+        merge_gap: flagged rows at most this many rows apart are one alert, the rows
+        between them flagged too; None: seq_len, as the CLI; 0: flags are score > threshold.
+        """
+        scorer = self.stream_scorer(name, keep, id_column, time_column, merge_gap)
+        yield from scorer.run(chunks)
 
     def stream_scorer(
         self,
@@ -303,12 +309,13 @@ class Detector:
         keep: Iterable[str] = (),
         id_column: str | None = None,
         time_column: str | None = None,
+        merge_gap: int | None = None,
     ):
         """A StreamScorer whose `run(chunks)` yields row-level frames."""
         self._require_fitted()
         from .streaming import StreamScorer
 
-        return StreamScorer(self, name, list(keep), id_column, time_column)
+        return StreamScorer(self, name, list(keep), id_column, time_column, merge_gap)
 
     def _require_fitted(self) -> None:
         if self.model_ is None or self.scaler_ is None or self.roles_ is None:

@@ -106,6 +106,8 @@ def scoring_metadata(detector: Detector) -> dict:
         "covering it; `scoring` turns those errors into a raw row score; the row score is "
         "the mean of the last `smooth` raw scores of its series (fewer at the start); "
         "anomalous when score > threshold",
+        "alerts": "`lstmae score` also flags the rows of every gap of at most seq_len rows "
+        "between flagged rows of a series (its default --merge-gap)",
     }
 
 

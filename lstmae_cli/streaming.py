@@ -18,6 +18,7 @@ from .data import (
     sort_by_time,
 )
 from .errors import InputError, LstmaeWarning
+from .gaps import GapCloser
 from .scoring import RowScorer, ScoreSmoother, score_observed
 from .thresholds import p_value_columns
 
@@ -29,16 +30,26 @@ class SeriesState:
     """What one series carries between chunks: its scorer, filler and rows not yet emitted."""
 
     def __init__(
-        self, scorer: RowScorer, filler: MissingFiller, label: str, smooth: int = 1
+        self,
+        scorer: RowScorer,
+        filler: MissingFiller,
+        label: str,
+        smooth: int = 1,
+        merge_gap: int = 0,
     ) -> None:
         self.scorer, self.filler, self.label = scorer, filler, label
         self.smoother = ScoreSmoother(smooth)
+        self.closer = GapCloser(merge_gap)
         self.pending: list[pd.DataFrame] = []  # pass-through columns of rows not yet emitted
         self.next_row = 0  # row number (within the series) of the next row to emit
 
 
 class StreamScorer:
-    """Turns input chunks into row-level score frames, emitting rows as soon as they are final."""
+    """Turns input chunks into row-level score frames, emitting rows as soon as they are final.
+
+    merge_gap: flagged rows at most this many rows apart are one alert, the rows between
+    them flagged too (gaps.py); None: the model's seq_len.
+    """
 
     def __init__(
         self,
@@ -47,8 +58,10 @@ class StreamScorer:
         keep: list[str],
         id_column: str | None = None,
         time_column: str | None = None,
+        merge_gap: int | None = None,
     ) -> None:
         self.detector, self.name, self.keep = detector, name, keep
+        self.merge_gap = detector.params.seq_len if merge_gap is None else merge_gap
         self.features = detector.roles_.features
         self.id_column, self.time_column = id_column, time_column
         self.states: dict[str, SeriesState] = {}
@@ -68,7 +81,10 @@ class StreamScorer:
                 errors = state.scorer.finish()
             except InputError as exc:
                 raise InputError(f"{state.label}: {exc}") from exc
-            yield self._frame(state, errors)
+            yield state.closer(self._frame(state, errors))
+            held = state.closer.finish()
+            if held is not None:
+                yield held
 
     def _plan_columns(self, chunk: pd.DataFrame) -> None:
         """Decide the id / time / kept columns from the model's roles and the first chunk."""
@@ -96,7 +112,9 @@ class StreamScorer:
             state.pending.append(part[self.passthrough].assign(**extra))
             errors = state.scorer.push(scaled)
             if len(errors):
-                yield self._frame(state, errors)
+                frame = state.closer(self._frame(state, errors))
+                if len(frame):
+                    yield frame
 
     def _groups(self, chunk: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         groups = (
@@ -115,7 +133,8 @@ class StreamScorer:
             default = self.detector.scaler_.offset if policy == "mask" else None
             filler = MissingFiller(policy, self.features, label, default)
             smooth = self.detector.params.smooth
-            self.states[key] = SeriesState(self.detector._row_scorer(), filler, label, smooth)
+            scorer = self.detector._row_scorer()
+            self.states[key] = SeriesState(scorer, filler, label, smooth, self.merge_gap)
         return self.states[key]
 
     def _frame(self, state: SeriesState, errors: np.ndarray) -> pd.DataFrame:
