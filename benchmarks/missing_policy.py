@@ -49,7 +49,7 @@ def run(seed: int, epochs: int) -> dict:
     for policy in ("mask", "ffill", "interpolate"):
         detector = Detector(epochs=epochs, missing=policy, seed=seed)
         detector.fit([("train", train)])
-        scored = detector.score_frame(test, keep=["anomaly"])
+        scored = detector.score_frame(test, keep=["anomaly"], merge_gap=0)  # raw flags
         labels = scored["anomaly"].to_numpy() > 0
         flags = scored["is_anomaly"].to_numpy()
         points, events = point_metrics(labels, flags), event_metrics(labels, flags)

@@ -321,11 +321,16 @@ Scored = list[tuple[np.ndarray, np.ndarray]]  # per frame: (rows,) scores, (rows
 
 
 def run_lstmae(
-    train: pd.DataFrame, frames: list[pd.DataFrame], seed: int, params: dict | None = None
+    train: pd.DataFrame,
+    frames: list[pd.DataFrame],
+    seed: int,
+    params: dict | None = None,
+    merge_gap: int | None = None,
 ) -> Scored:
-    """Fit lstmae at default options (and any --set) on train; (scores, flags) of each frame."""
+    """Fit lstmae at default options (and any --set) on train; (scores, flags) of each frame,
+    the flags as `lstmae score` writes them (merge_gap None: its default, seq_len)."""
     detector = fit_lstmae(train, seed, params)
-    scored = [detector.score_frame(frame[FEATURES]) for frame in frames]
+    scored = [detector.score_frame(frame[FEATURES], merge_gap=merge_gap) for frame in frames]
     return [(s["score"].to_numpy(), s["is_anomaly"].to_numpy(dtype=bool)) for s in scored]
 
 
@@ -359,13 +364,18 @@ def evaluate(test: pd.DataFrame, scores: np.ndarray, flags: np.ndarray) -> dict:
 
 
 def run_seed(
-    seed: int, train_rows: int, test_rows: int, per_kind: int, params: dict | None = None
+    seed: int,
+    train_rows: int,
+    test_rows: int,
+    per_kind: int,
+    params: dict | None = None,
+    merge_gap: int | None = None,
 ) -> list[dict]:
     """Every detector on one data seed: test metrics, and flags on purely normal data."""
     train, test = make_dataset(seed, train_rows, test_rows, per_kind)
     normal = make_normal(seed, train_rows + test_rows, test_rows)
     runners = {
-        "lstmae": lambda: run_lstmae(train, [test, normal], seed, params),
+        "lstmae": lambda: run_lstmae(train, [test, normal], seed, params, merge_gap),
         "pca": lambda: run_baseline(PCABaseline(seed=seed), train, [test, normal]),
         "seed-tutorial": lambda: run_baseline(SeedTutorial(seed=seed), train, [test, normal]),
     }
@@ -449,6 +459,9 @@ def main() -> None:
         help="torch threads (0: torch's default); 1 is far faster on a busy machine",
     )
     parser.add_argument("--set", action="append", default=[], help="Detector option, key=value")
+    parser.add_argument(
+        "--merge-gap", type=int, default=None, help="as `score --merge-gap` (default: seq_len)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/synthetic.json")
     args = parser.parse_args()
     params = parse_overrides(args.set)
@@ -461,7 +474,9 @@ def main() -> None:
     results = [
         r
         for seed in range(args.seeds)
-        for r in run_seed(seed, args.train_rows, args.test_rows, args.per_kind, params)
+        for r in run_seed(
+            seed, args.train_rows, args.test_rows, args.per_kind, params, args.merge_gap
+        )
     ]
     table = summarise(results)
     print_table(table, args.seeds)

@@ -52,7 +52,7 @@ def main() -> None:
     began = time.perf_counter()
     detector = Detector(epochs=args.epochs).fit([("train", train)])
     print(f"trained in {time.perf_counter() - began:.0f}s", file=sys.stderr)
-    scored = detector.score_frame(test, "test", keep=["anomaly"])
+    scored = detector.score_frame(test, "test", keep=["anomaly"], merge_gap=0)  # raw flags
     labels, scores = binary_labels(scored["anomaly"], "anomaly"), scored["score"].to_numpy()
     rows = []
     for method, params in METHODS:

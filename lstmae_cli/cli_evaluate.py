@@ -138,6 +138,13 @@ def evaluate(
     fmt: Annotated[
         ReportFormat, typer.Option("--format", help="table (for people) or json.")
     ] = ReportFormat.table,
+    merge_gap: Annotated[
+        int | None,
+        typer.Option(
+            help="As in `score`: flagged rows at most this many rows apart are one alert "
+            "(0: raw score > threshold). Default: the model's seq_len."
+        ),
+    ] = None,
 ) -> None:
     """Detection metrics of MODEL on labelled DATA, beside the flag-all / flag-none baselines.
 
@@ -151,16 +158,18 @@ def evaluate(
     from .detector import Detector
     from .metrics import binary_labels, evaluate_all
 
+    if merge_gap is not None and merge_gap < 0:
+        raise UsageError("--merge-gap must be at least 0")
     detector = Detector.load(model)
     if threshold is not None:
         detector.threshold_ = threshold
     name, frame = source_name(data), read_frame(data)
     require_columns(frame, [label_column], name)
-    scored, groups = _scored_in_series_order(
-        detector, frame, name, label_column, id_column, time_column
-    )
+    columns = (label_column, id_column, time_column, merge_gap)
+    scored, groups = _scored_in_series_order(detector, frame, name, *columns)
     labels = binary_labels(scored[label_column], label_column)
-    report = evaluate_all(labels, scored["score"].to_numpy(), detector.threshold_, groups)
+    scores, flags = scored["score"].to_numpy(), scored["is_anomaly"].to_numpy(dtype=bool)
+    report = evaluate_all(labels, scores, detector.threshold_, groups, flags)
     report["lstmae"]["threshold"] = detector.threshold_
     if fmt == ReportFormat.json:
         clean = {
@@ -172,12 +181,14 @@ def evaluate(
     _print_report(report)
 
 
-def _scored_in_series_order(detector, frame, name, label_column, id_column, time_column):
+def _scored_in_series_order(
+    detector, frame, name, label_column, id_column, time_column, merge_gap=None
+):
     """Row scores with the label column, each series contiguous and in time order, and the
     series key of each row (None for a single series)."""
     import pandas as pd
 
-    scorer = detector.stream_scorer(name, [label_column], id_column, time_column)
+    scorer = detector.stream_scorer(name, [label_column], id_column, time_column, merge_gap)
     scored = pd.concat(list(scorer.run([frame])), ignore_index=True)
     if scorer.id_column is None:
         return scored, None

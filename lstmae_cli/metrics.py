@@ -162,19 +162,25 @@ def detection_metrics(
 
 
 def evaluate_all(
-    labels: np.ndarray, scores: np.ndarray, threshold: float, groups: np.ndarray | None = None
+    labels: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    groups: np.ndarray | None = None,
+    flags: np.ndarray | None = None,
 ) -> dict[str, dict]:
     """Everything `evaluate` reports, with the flag-all and flag-none baselines beside it.
 
-    The baselines score every row the same, so their ranking metrics are those of a
-    constant score (ROC-AUC 0.5, PR-AUC the share of anomalous rows).
+    flags: the rows the detector flagged (`score`'s is_anomaly, gaps joined by --merge-gap);
+    None: scores > threshold. The baselines score every row the same, so their ranking
+    metrics are those of a constant score (ROC-AUC 0.5, PR-AUC the share of anomalous rows).
     """
     labels, scores = np.asarray(labels, dtype=bool), np.asarray(scores, dtype=float)
     if labels.shape != scores.shape:
         raise ValueError(f"{labels.size} labels for {scores.size} scores")
+    flags = scores > threshold if flags is None else np.asarray(flags, dtype=bool)
     flat = np.zeros_like(scores)
     return {
-        "lstmae": detection_metrics(labels, scores, scores > threshold, groups),
+        "lstmae": detection_metrics(labels, scores, flags, groups),
         "flag_all": detection_metrics(labels, flat, np.ones_like(labels), groups),
         "flag_none": detection_metrics(labels, flat, np.zeros_like(labels), groups),
     }

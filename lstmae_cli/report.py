@@ -174,7 +174,8 @@ def evaluate_section(report: ReportInput) -> str:
         return '<p class="note">No --label-column given: no evaluation.</p>'
     labels = report.rows[report.label_column].fillna(0).to_numpy(float) > 0
     scores = report.rows["score"].to_numpy(float)
-    result = evaluate_all(labels, scores, report.detector.threshold_)
+    flags = report.rows["is_anomaly"].to_numpy(bool)  # the alerts `score` gives
+    result = evaluate_all(labels, scores, report.detector.threshold_, flags=flags)
     names = list(result)
     keys = list(dict.fromkeys(k for r in result.values() for k in r))
     rows = [[key, *(result[n].get(key, "") for n in names)] for key in keys]

@@ -39,10 +39,10 @@ def ref_f1(labels, flags):
     return 2 * tp / (sum(labels) + sum(flags)) if tp else 0.0
 
 
-def ref_reference(labels, scores, threshold, groups=None):
+def ref_reference(labels, scores, threshold, groups=None, flags=None):
     """Every metric of `evaluate_all(...)["lstmae"]`, from the definitions."""
     labels, scores = [bool(v) for v in labels], [float(s) for s in scores]
-    flags = [s > threshold for s in scores]
+    flags = [s > threshold for s in scores] if flags is None else [bool(f) for f in flags]
     pairs = list(zip(labels, flags, strict=True))
     tp, fp = pairs.count((True, True)), pairs.count((False, True))
     fn, tn = pairs.count((True, False)), pairs.count((False, False))
@@ -196,13 +196,24 @@ def test_evaluate_json_matches_the_scores_it_writes(tiny_model, labelled_csv):
     assert result.exit_code == 0, result.output
     report = strict_json(result.stdout)
     assert set(report) == {"lstmae", "flag_all", "flag_none"}
-    scored = run("score", tiny_model, labelled_csv, "-q", "--keep-columns", "label")
+    scored = run("score", tiny_model, labelled_csv, "-q", "--keep-columns", "label",
+                 "--threshold", "1.5")  # fmt: skip
     frame = pd.read_csv(pd.io.common.StringIO(scored.stdout))
     labels, scores = frame["label"].to_numpy() > 0, frame["score"].to_numpy()
-    expected = ref_reference(labels, scores, 1.5)
+    expected = ref_reference(labels, scores, 1.5, flags=frame["is_anomaly"])  # score's alerts
     for key, value in expected.items():
         assert report["lstmae"][key] == pytest.approx(value, rel=1e-4), key
     assert report["lstmae"]["threshold"] == 1.5 and report["lstmae"]["events"] == 2
+
+
+def test_evaluate_merge_gap_0_judges_raw_flags(tiny_model, labelled_csv):
+    args = ["evaluate", tiny_model, labelled_csv, "--label-column", "label", "--format", "json"]
+    raw = strict_json(run(*args, "--threshold", "1.5", "--merge-gap", "0").stdout)["lstmae"]
+    scored = run("score", tiny_model, labelled_csv, "-q", "--keep-columns", "label")
+    frame = pd.read_csv(pd.io.common.StringIO(scored.stdout))
+    expected = ref_reference(frame["label"].to_numpy() > 0, frame["score"].to_numpy(), 1.5)
+    for key in ("flagged", "f1", "false_alarm_runs", "event_recall"):
+        assert raw[key] == pytest.approx(expected[key], rel=1e-4), key
 
 
 def test_evaluate_table_shows_baselines_and_the_optimistic_label(tiny_model, labelled_csv):

@@ -1,8 +1,9 @@
 """SKAB's leaderboard protocol (benchmarks/skab.py) at default options: a regression floor.
 
 Needs the SKAB files beside the project (../shared/data/skab, or SKAB_DATA=DIR); skipped
-without them. Measured with `python benchmarks/skab.py --seeds 3`: F1 0.744-0.746 over
-the defaults of the last sessions (seed spread about 0.003); flagging every row gets 0.698.
+without them. Measured with `python benchmarks/skab.py --seeds 3`: F1 0.730-0.739 (seed 0:
+0.739) since alerts span gaps of up to seq_len rows (0.744-0.749 with raw flags,
+`--merge-gap 0`); flagging every row gets 0.698.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ sys.path.insert(0, str(BENCHMARKS))
 import skab  # noqa: E402
 
 DATA = Path(os.environ.get("SKAB_DATA", skab.DEFAULT_DATA))
-F1_FLOOR = 0.73
+F1_FLOOR = 0.72
 
 
 @pytest.mark.slow  # 34 files, one model each (about a minute alone)
