@@ -1,0 +1,121 @@
+"""`lstmae score`: stream data through a model; rows, windows or events out."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli import (
+    Device,
+    DeviceOpt,
+    Format,
+    IdOpt,
+    Level,
+    QuietOpt,
+    TimeOpt,
+    app,
+    err,
+    handle_errors,
+    split_list,
+)
+from .errors import ExitStatus, LstmaeError, UsageError
+
+
+@app.command()
+@handle_errors
+def score(
+    model: Annotated[Path, typer.Argument(help="Model bundle from `lstmae train`.")],
+    data: Annotated[str, typer.Argument(help="CSV or Parquet file, or - for stdin.")] = "-",
+    level: Annotated[
+        Level,
+        typer.Option(
+            help="row: every row; window: windows of seq_len rows; event: merged anomalous runs."
+        ),
+    ] = Level.row,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.csv,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    only_anomalies: Annotated[
+        bool, typer.Option(help="Write only flagged rows / windows.")
+    ] = False,
+    keep_columns: Annotated[
+        str | None, typer.Option(help="Input columns to pass through (row level).")
+    ] = None,
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
+    chunk_rows: Annotated[int, typer.Option(help="Rows read per chunk.")] = 100_000,
+    merge_gap: Annotated[
+        int | None,
+        typer.Option(
+            help="Flagged rows at most this many rows apart are one alert: the rows between "
+            "them are flagged too (is_anomaly) and belong to one event. 0: a row is flagged "
+            "only when its score is over the threshold. Default: the model's seq_len, the rows "
+            "over which one window spreads an anomaly's error."
+        ),
+    ] = None,
+    min_rows: Annotated[int, typer.Option(help="Event level: drop events shorter than this.")] = 1,
+    threshold: Annotated[
+        float | None, typer.Option(help="Use this threshold instead of the bundle's.")
+    ] = None,
+    fail_on_anomaly: Annotated[bool, typer.Option(help="Exit 3 when anything is flagged.")] = False,
+    p_values: Annotated[
+        bool,
+        typer.Option(
+            "--p-values",
+            help="Row level: add p_value, the row's conformal p-value against the held-out "
+            "normal scores (small = unusual).",
+        ),
+    ] = False,
+    device: DeviceOpt = Device.auto,
+    precision: Annotated[
+        str, typer.Option(help="fp32, or bf16 (faster on CPUs with AVX512-BF16 / AMX).")
+    ] = "fp32",
+    quiet: QuietOpt = False,
+) -> None:
+    """Score DATA with MODEL; write row, window or event results to stdout or --output."""
+    from .data import read_frames, source_name
+    from .detector import Detector
+    from .levels import Tally, at_level
+    from .output import write_frames
+
+    if chunk_rows < 1 or (merge_gap is not None and merge_gap < 0) or min_rows < 1:
+        raise UsageError("--chunk-rows and --min-rows must be at least 1, --merge-gap at least 0")
+    detector = Detector.load(model)
+    merge_gap = detector.params.seq_len if merge_gap is None else merge_gap
+    detector.params.device = device.value
+    detector.params.precision = precision
+    if threshold is not None:
+        detector.threshold_ = threshold
+    if p_values:
+        _ask_for_p_values(detector, level)
+    began = time.perf_counter()
+    tally = Tally()
+    name = source_name(data)
+    keep = split_list(keep_columns) or []
+    scorer = detector.stream_scorer(name, keep, id_column, time_column, merge_gap)
+    rows = scorer.run(read_frames(data, chunk_rows))
+    results = at_level(rows, scorer, level.value, merge_gap, min_rows, tally, only_anomalies)
+    write_frames(results, fmt.value, output)
+    seconds = time.perf_counter() - began
+    if not quiet:
+        err(
+            f"scored {tally.rows} rows: {tally.anomalies} anomalous rows, {tally.events} events, "
+            f"{tally.rows / max(seconds, 1e-9):,.0f} rows/s"
+        )
+    if fail_on_anomaly and tally.anomalies:
+        raise typer.Exit(ExitStatus.ANOMALIES_FOUND)
+
+
+def _ask_for_p_values(detector, level: Level) -> None:
+    if level != Level.row:
+        raise UsageError("--p-values is for --level row")
+    if detector.val_scores_.size == 0:
+        raise LstmaeError(
+            "this model holds no held-out normal scores for p-values; "
+            "run `lstmae threshold MODEL NORMAL_DATA` to store some"
+        )
+    detector.p_values = True

@@ -1,0 +1,246 @@
+"""`lstmae train`: fit the scaler, the network and the threshold on normal data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli import (
+    AlertsPerOpt,
+    AlphaOpt,
+    Arch,
+    ColumnsOpt,
+    Device,
+    DeviceOpt,
+    ExcludeOpt,
+    IdOpt,
+    KOpt,
+    Missing,
+    PotLevelOpt,
+    QOpt,
+    QuietOpt,
+    RiskOpt,
+    RowsOpt,
+    Scaler,
+    Scoring,
+    ThresholdMethod,
+    TimeOpt,
+    ValueOpt,
+    app,
+    err,
+    handle_errors,
+    method_params,
+    split_list,
+)
+
+
+@app.command()
+@handle_errors
+def train(
+    data: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files of normal data (CSV, Parquet, or - for stdin); each is its own series."
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Model bundle to write (.safetensors).")
+    ],
+    columns: ColumnsOpt = None,
+    exclude_columns: ExcludeOpt = None,
+    time_column: TimeOpt = None,
+    id_column: IdOpt = None,
+    seq_len: Annotated[int, typer.Option(help="Rows per window.")] = 32,
+    stride: Annotated[int, typer.Option(help="Rows between training windows.")] = 1,
+    score_stride: Annotated[
+        int | None,
+        typer.Option(
+            help="Rows between scoring windows; every row stays covered. Default seq_len // 4."
+        ),
+    ] = None,
+    smooth: Annotated[
+        int | None,
+        typer.Option(
+            help="Row score = trailing mean of this many raw row scores (1: off). "
+            "Default seq_len // 4."
+        ),
+    ] = None,
+    hidden: Annotated[int, typer.Option(help="LSTM units.")] = 64,
+    layers: Annotated[int, typer.Option(help="Stacked LSTM layers in encoder and decoder.")] = 1,
+    arch: Annotated[
+        Arch,
+        typer.Option(
+            help="seed: decoder LSTM(hidden->features) as in the seed; "
+            "linear: LSTM(hidden->hidden) + Linear(hidden->features)."
+        ),
+    ] = Arch.linear,
+    scaler: Annotated[
+        Scaler, typer.Option(help="sklearn scaler fitted on training rows.")
+    ] = Scaler.standard,
+    val_fraction: Annotated[
+        float,
+        typer.Option(
+            help="Last fraction of each series held out for early stopping and the threshold."
+        ),
+    ] = 0.2,
+    epochs: Annotated[int, typer.Option(help="Most epochs to train.")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Windows per training batch.")] = 128,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
+    patience: Annotated[
+        int, typer.Option(help="Epochs without validation improvement before stopping.")
+    ] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed (same data + seed -> same model).")] = 0,
+    missing: Annotated[
+        Missing,
+        typer.Option(
+            help="Missing or non-finite values: mask (fill forward for the network, leave them "
+            "out of the loss and the row score), ffill, interpolate, or error."
+        ),
+    ] = Missing.mask,
+    scoring: Annotated[
+        Scoring,
+        typer.Option(
+            help="How per-feature errors become a row score: mahalanobis (Gaussian fitted on "
+            "held-out errors), normalized (each feature over its normal level) or mean."
+        ),
+    ] = Scoring.mahalanobis,
+    threshold_method: Annotated[
+        ThresholdMethod,
+        typer.Option(
+            help="How the threshold is learned from held-out scores (label-free methods only; "
+            "fbeta needs labels: use `lstmae threshold` after training)."
+        ),
+    ] = ThresholdMethod.quantile,
+    q: QOpt = None,
+    k: KOpt = None,
+    value: ValueOpt = None,
+    risk: RiskOpt = None,
+    pot_level: PotLevelOpt = None,
+    alerts_per: AlertsPerOpt = None,
+    rows: RowsOpt = None,
+    alpha: AlphaOpt = None,
+    max_windows_per_epoch: Annotated[
+        int | None, typer.Option(help="Sample at most this many windows per epoch.")
+    ] = None,
+    plot_history: Annotated[
+        Path | None, typer.Option(help="Also write the training-loss figure here (.png/.svg/.pdf).")
+    ] = None,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            help="Every N epochs save the training state (with the best model so far) to "
+            "MODEL.ckpt.safetensors, atomically; 0: never. Removed once MODEL is written."
+        ),
+    ] = 0,
+    resume: Annotated[
+        bool,
+        typer.Option(help="Continue an interrupted run from its checkpoint (same data, options)."),
+    ] = False,
+    device: DeviceOpt = Device.auto,
+    quiet: QuietOpt = False,
+) -> None:
+    """Fit scaler, autoencoder and threshold on normal data; write one model bundle.
+
+    Under `torchrun --nproc-per-node N -m lstmae_cli train ...` the N processes train one
+    model data-parallel; only rank 0 prints and writes files.
+    """
+    from . import distributed
+    from .bundle import check_output_path
+    from .checkpoint import checkpointing_for, interrupted_note
+    from .data import read_frame, source_name
+    from .detector import Detector
+    from .progress import EpochProgress
+    from .thresholds import resolve_params
+    from .train import resolve_device
+
+    threshold_params = method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha)
+    resolve_params(threshold_method.value, threshold_params)  # usage errors before training
+    detector = Detector(
+        seq_len=seq_len,
+        stride=stride,
+        score_stride=score_stride,
+        smooth=smooth,
+        hidden=hidden,
+        layers=layers,
+        arch=arch.value,
+        scaler=scaler.value,
+        val_fraction=val_fraction,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        seed=seed,
+        device=device.value,
+        missing=missing.value,
+        scoring=scoring.value,
+        threshold_method=threshold_method.value,
+        threshold_params={n: v for n, v in threshold_params.items() if v is not None},
+        max_windows_per_epoch=max_windows_per_epoch,
+    )
+    detector.params.validate()
+    check_output_path(output)  # before training, not after
+    checkpoint = checkpointing_for(output, checkpoint_every, resume)
+    if plot_history is not None:
+        from .plot import check_figure_path
+
+        check_figure_path(plot_history)  # before training, not after
+    tables = [(source_name(path), read_frame(path)) for path in data]
+    _check_held_out_size(tables, val_fraction, threshold_method.value, threshold_params)
+    quiet = _quiet_other_ranks(quiet)
+    try:
+        with (
+            distributed.session(resolve_device(device.value)),
+            EpochProgress(epochs, quiet) as progress,
+        ):
+            detector.fit(
+                tables,
+                split_list(columns),
+                time_column,
+                id_column,
+                split_list(exclude_columns),
+                on_epoch=progress.update,
+                checkpoint=checkpoint,
+            )
+    except KeyboardInterrupt as exc:
+        raise KeyboardInterrupt(interrupted_note(checkpoint)) from exc
+    if not distributed.is_main():
+        return  # rank 0 writes the model (and the figure) and reports
+    detector.save(output)
+    if checkpoint is not None:
+        checkpoint.path.unlink(missing_ok=True)  # MODEL now holds the result
+    if plot_history is not None:
+        from .plot import history_figure, save_figure
+
+        save_figure(history_figure(detector.history_), plot_history)
+    if not quiet:
+        info = detector.data_info_
+        err(
+            f"trained on {info['rows']} rows in {info['series']} series "
+            f"({len(detector.history_)} epochs, best {info['best_epoch']}, "
+            f"{info['train_seconds']:.1f}s); threshold {detector.threshold_:.6g} "
+            f"({detector.threshold_method_}); wrote {output}"
+        )
+
+
+def _quiet_other_ranks(quiet: bool) -> bool:
+    """Under torchrun only rank 0 shows progress, warnings and the summary."""
+    import warnings
+
+    from . import distributed
+    from .errors import LstmaeWarning
+
+    if distributed.is_main():
+        return quiet
+    warnings.filterwarnings("ignore", category=LstmaeWarning)
+    return True
+
+
+def _check_held_out_size(tables, val_fraction: float, method: str, params: dict) -> None:
+    """Refuse before training a threshold method the held-out part is too small for."""
+    from .thresholds import check_enough_scores
+
+    rows = [len(frame) for _, frame in tables]
+    held_out = sum(round(n * val_fraction) for n in rows) if val_fraction > 0 else sum(rows)
+    check_enough_scores(method, params, held_out)
