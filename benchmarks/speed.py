@@ -9,12 +9,13 @@ batch 32, fp32. Steps, each printed beside its baseline with the ratio:
 
 1. training throughput at the tutorial's own settings (seq_len 50, hidden 64, batch 32,
    stride 1): windows/s of the tutorial loop vs lstmae's loop (default linear decoder and
-   --arch seed), taking turns three times, medians;
+   --arch seed), taking turns three times, medians (ratios: median of per-round ratios);
 2. time to reach the tutorial's validation loss: the tutorial trains --tutorial-epochs
    epochs; lstmae at default options trains until its validation loss is at or below the
    tutorial's best (both losses are mean squared error per value in standardised units);
 3. scoring end to end, process start to exit, on a --rows x 8 CSV: `lstmae score` with
-   default options (and with --precision bf16) vs a tutorial script; rows/s and peak RSS;
+   default options (and with --precision bf16) vs a tutorial script, taking turns three
+   times; rows/s (medians, ratios the median of per-round ratios) and peak RSS;
 4. `lstmae --help` wall time;
 5. peak RSS of `lstmae train` on --train-rows rows;
 6. with a CUDA device: steps 1 and 3 again on it (scoring in process, the network and the
@@ -101,8 +102,9 @@ def train_throughput(
 ) -> dict:
     """Step 1: windows/s at the tutorial's settings, both loops, the same data.
 
-    The three loops take turns `rounds` times and each keeps its median, so a burst of
-    load on the machine does not land on one side only.
+    The three loops take turns `rounds` times; each rate is the median of its rounds and
+    each ratio the median of the per-round ratios (ours / the tutorial's in the same round),
+    so a burst of load on the machine does not land on one side only.
     """
     rates: dict[str, list[float]] = {"tutorial": [], "linear": [], "seed": []}
     for _ in range(rounds):
@@ -110,12 +112,13 @@ def train_throughput(
         for arch in ("linear", "seed"):
             rates[arch].append(lstmae_rate(values, windows, device, arch))
     tutorial, ours, ours_seed = (float(np.median(r)) for r in rates.values())
+    baseline = np.array(rates["tutorial"])
     return {
         "tutorial_windows_per_s": tutorial,
         "lstmae_linear_windows_per_s": ours,
         "lstmae_seed_arch_windows_per_s": ours_seed,
-        "ratio_linear": ours / tutorial,
-        "ratio_seed_arch": ours_seed / tutorial,
+        "ratio_linear": float(np.median(np.array(rates["linear"]) / baseline)),
+        "ratio_seed_arch": float(np.median(np.array(rates["seed"]) / baseline)),
         "rounds": rates,
     }
 
@@ -250,8 +253,12 @@ pd.DataFrame({{"score": torch.cat(scores).numpy()}}).to_csv(sys.argv[2], index=F
 """
 
 
-def score_end_to_end(folder: Path, rows: int, batch: int) -> dict:
-    """Step 3: process start to exit on a rows x 8 CSV."""
+def score_end_to_end(folder: Path, rows: int, batch: int, rounds: int = 3) -> dict:
+    """Step 3: process start to exit on a rows x 8 CSV.
+
+    The three commands take turns `rounds` times: seconds are medians, each ratio the
+    median of the per-round ratios, peak RSS the largest seen.
+    """
     data, out = folder / "score.csv", folder / "scores.csv"
     write_csv(data, rows)
     model = folder / "model.safetensors"
@@ -268,12 +275,21 @@ def score_end_to_end(folder: Path, rows: int, batch: int) -> dict:
             "score", str(model), str(data), "-o", str(out), "-q", "--precision", "bf16"
         ),
     }
-    for name, command in runs.items():
-        rss, seconds = peak_rss(command)
-        results[name] = {"rows_per_s": rows / seconds, "seconds": seconds, "peak_rss_mib": rss}
-    tutorial = results["tutorial"]["rows_per_s"]
-    results["ratio"] = results["lstmae"]["rows_per_s"] / tutorial
-    results["ratio_bf16"] = results["lstmae_bf16"]["rows_per_s"] / tutorial
+    measured: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, command in runs.items():
+            measured[name].append(peak_rss(command))  # (peak RSS MiB, seconds)
+    for name, pairs in measured.items():
+        seconds = [s for _, s in pairs]
+        results[name] = {
+            "rows_per_s": rows / float(np.median(seconds)),
+            "seconds": float(np.median(seconds)),
+            "peak_rss_mib": max(rss for rss, _ in pairs),
+            "rounds_seconds": seconds,
+        }
+    tutorial = np.array(results["tutorial"]["rounds_seconds"])
+    for name, key in (("lstmae", "ratio"), ("lstmae_bf16", "ratio_bf16")):
+        results[key] = float(np.median(tutorial / np.array(results[name]["rounds_seconds"])))
     return results
 
 
