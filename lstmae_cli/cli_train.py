@@ -34,6 +34,12 @@ from .cli import (
     method_params,
     split_list,
 )
+from .params import DetectorParams as Defaults
+
+# the enum form of DetectorParams' defaults, for the option declarations below
+DEFAULT_ARCH, DEFAULT_SCALER = Arch(Defaults.arch), Scaler(Defaults.scaler)
+DEFAULT_MISSING, DEFAULT_SCORING = Missing(Defaults.missing), Scoring(Defaults.scoring)
+DEFAULT_THRESHOLD = ThresholdMethod(Defaults.threshold_method)
 
 
 @app.command()
@@ -52,8 +58,8 @@ def train(
     exclude_columns: ExcludeOpt = None,
     time_column: TimeOpt = None,
     id_column: IdOpt = None,
-    seq_len: Annotated[int, typer.Option(help="Rows per window.")] = 32,
-    stride: Annotated[int, typer.Option(help="Rows between training windows.")] = 1,
+    seq_len: Annotated[int, typer.Option(help="Rows per window.")] = Defaults.seq_len,
+    stride: Annotated[int, typer.Option(help="Rows between training windows.")] = Defaults.stride,
     score_stride: Annotated[
         int | None,
         typer.Option(
@@ -67,52 +73,58 @@ def train(
             "Default seq_len // 4."
         ),
     ] = None,
-    hidden: Annotated[int, typer.Option(help="LSTM units.")] = 64,
-    layers: Annotated[int, typer.Option(help="Stacked LSTM layers in encoder and decoder.")] = 1,
+    hidden: Annotated[int, typer.Option(help="LSTM units.")] = Defaults.hidden,
+    layers: Annotated[
+        int, typer.Option(help="Stacked LSTM layers in encoder and decoder.")
+    ] = Defaults.layers,
     arch: Annotated[
         Arch,
         typer.Option(
             help="seed: decoder LSTM(hidden->features) as in the seed; "
             "linear: LSTM(hidden->hidden) + Linear(hidden->features)."
         ),
-    ] = Arch.linear,
+    ] = DEFAULT_ARCH,
     scaler: Annotated[
         Scaler, typer.Option(help="sklearn scaler fitted on training rows.")
-    ] = Scaler.standard,
+    ] = DEFAULT_SCALER,
     val_fraction: Annotated[
         float,
         typer.Option(
             help="Last fraction of each series held out for early stopping and the threshold."
         ),
-    ] = 0.2,
-    epochs: Annotated[int, typer.Option(help="Most epochs to train.")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Windows per training batch.")] = 128,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
+    ] = Defaults.val_fraction,
+    epochs: Annotated[int, typer.Option(help="Most epochs to train.")] = Defaults.epochs,
+    batch_size: Annotated[
+        int, typer.Option(help="Windows per training batch.")
+    ] = Defaults.batch_size,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = Defaults.lr,
     patience: Annotated[
         int, typer.Option(help="Epochs without validation improvement before stopping.")
-    ] = 5,
-    seed: Annotated[int, typer.Option(help="Random seed (same data + seed -> same model).")] = 0,
+    ] = Defaults.patience,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (same data + seed -> same model).")
+    ] = Defaults.seed,
     missing: Annotated[
         Missing,
         typer.Option(
             help="Missing or non-finite values: mask (fill forward for the network, leave them "
             "out of the loss and the row score), ffill, interpolate, or error."
         ),
-    ] = Missing.mask,
+    ] = DEFAULT_MISSING,
     scoring: Annotated[
         Scoring,
         typer.Option(
             help="How per-feature errors become a row score: mahalanobis (Gaussian fitted on "
             "held-out errors), normalized (each feature over its normal level) or mean."
         ),
-    ] = Scoring.mahalanobis,
+    ] = DEFAULT_SCORING,
     threshold_method: Annotated[
         ThresholdMethod,
         typer.Option(
             help="How the threshold is learned from held-out scores (label-free methods only; "
             "fbeta needs labels: use `lstmae threshold` after training)."
         ),
-    ] = ThresholdMethod.quantile,
+    ] = DEFAULT_THRESHOLD,
     q: QOpt = None,
     k: KOpt = None,
     value: ValueOpt = None,

@@ -14,12 +14,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, LstmaeWarning
+from .params import MISSING_POLICIES
 
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", ";", "\t")
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
-MISSING_POLICIES = ("mask", "ffill", "interpolate", "error")
-DEFAULT_MISSING = "mask"
 SNIFF_BYTES = 64 * 1024
 
 

@@ -19,6 +19,7 @@ from torch import nn
 from . import distributed
 from .checkpoint import Checkpointing, load_checkpoint, save_checkpoint
 from .model import LSTMAutoencoder, ModelConfig
+from .params import DetectorParams as Defaults
 from .windows import WindowBank
 
 EpochCallback = Callable[[dict], None]
@@ -26,11 +27,11 @@ EpochCallback = Callable[[dict], None]
 
 @dataclass
 class TrainSettings:
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 2e-3
-    patience: int = 5
-    seed: int = 0
+    epochs: int = Defaults.epochs
+    batch_size: int = Defaults.batch_size
+    lr: float = Defaults.lr
+    patience: int = Defaults.patience
+    seed: int = Defaults.seed
     device: str = "cpu"
     max_windows_per_epoch: int | None = None
     mixed_precision: bool = True  # autocast on CUDA (bf16, or fp16 with loss scaling); not CPU
