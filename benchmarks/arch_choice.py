@@ -37,7 +37,7 @@ def run_once(arch: str, data_seed: int, epochs: int) -> dict:
     detector.fit([("train", train)])
     seconds = time.perf_counter() - began
     scored = detector.score_frame(  # raw flags: the architectures alone are compared
-        test.drop(columns=["anomaly_kind"]), keep=["anomaly"], merge_gap=0
+        test.drop(columns=["anomaly_kind"]), keep=["anomaly"], merge_gap=0, min_rows=1
     )
     labels = scored["anomaly"].to_numpy() > 0
     scores = scored["score"].to_numpy()

@@ -49,7 +49,8 @@ def run(seed: int, epochs: int) -> dict:
     for policy in ("mask", "ffill", "interpolate"):
         detector = Detector(epochs=epochs, missing=policy, seed=seed)
         detector.fit([("train", train)])
-        scored = detector.score_frame(test, keep=["anomaly"], merge_gap=0)  # raw flags
+        raw_flags = {"merge_gap": 0, "min_rows": 1}  # score > threshold
+        scored = detector.score_frame(test, keep=["anomaly"], **raw_flags)
         labels = scored["anomaly"].to_numpy() > 0
         flags = scored["is_anomaly"].to_numpy()
         points, events = point_metrics(labels, flags), event_metrics(labels, flags)

@@ -72,28 +72,29 @@ def read(path: Path) -> pd.DataFrame:
 
 
 def score_rows(
-    detector: Detector, frame: pd.DataFrame, merge_gap: int | None = None
+    detector: Detector, frame: pd.DataFrame, alerts: dict | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(flags, scores) of every row, as `lstmae score` writes them (merge_gap None: its default)."""
-    scored = detector.score_frame(frame[["datetime", *SENSORS]], "skab", merge_gap=merge_gap)
+    """(flags, scores) of every row, as `lstmae score` writes them; alerts: its --merge-gap
+    and --min-rows as merge_gap / min_rows (missing: the defaults)."""
+    scored = detector.score_frame(frame[["datetime", *SENSORS]], "skab", **(alerts or {}))
     return scored["is_anomaly"].to_numpy(), scored["score"].to_numpy()
 
 
-def leaderboard(files: list[Path], params: dict, seed: int, merge_gap: int | None = None) -> dict:
+def leaderboard(files: list[Path], params: dict, seed: int, alerts: dict | None = None) -> dict:
     """Per-file train/test on the leaderboard protocol; pooled metrics."""
     labels, flags = [], []
     for path in files:
         frame = read(path)
         detector = Detector(**params, seed=seed)
         detector.fit([(path.name, frame.iloc[:TRAIN_ROWS])], columns=SENSORS)
-        flagged, _ = score_rows(detector, frame, merge_gap)
+        flagged, _ = score_rows(detector, frame, alerts)
         labels.append(frame["anomaly"].to_numpy()[TRAIN_ROWS:] > 0)
         flags.append(flagged[TRAIN_ROWS:])
     return point_metrics(np.concatenate(labels), np.concatenate(flags))
 
 
 def strict(
-    files: list[Path], free: Path, params: dict, seed: int, merge_gap: int | None = None
+    files: list[Path], free: Path, params: dict, seed: int, alerts: dict | None = None
 ) -> dict:
     """Train once on the anomaly-free file; test on every labelled file whole."""
     detector = Detector(**params, seed=seed)
@@ -102,7 +103,7 @@ def strict(
     for path in files:
         frame = read(path)
         labels.append(frame["anomaly"].to_numpy() > 0)
-        flags.append(score_rows(detector, frame, merge_gap)[0])
+        flags.append(score_rows(detector, frame, alerts)[0])
     return point_metrics(np.concatenate(labels), np.concatenate(flags))
 
 
@@ -143,6 +144,9 @@ def main() -> None:
     parser.add_argument(
         "--merge-gap", type=int, default=None, help="as `score --merge-gap` (default: seq_len)"
     )
+    parser.add_argument(
+        "--min-rows", type=int, default=None, help="as `score --min-rows` (default: smooth + 1)"
+    )
     parser.add_argument("--skip-strict", action="store_true")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (the per-file models are tiny)"
@@ -154,8 +158,10 @@ def main() -> None:
     warnings.simplefilter("ignore", LstmaeWarning)  # drift outside the training range: known
     files = labelled_files(args.data)
     began = time.perf_counter()
-    runs = [leaderboard(files, params, seed, args.merge_gap) for seed in range(args.seeds)]
-    result = {"params": params, "merge_gap": args.merge_gap, "seeds": args.seeds}
+    alerts = {"merge_gap": args.merge_gap, "min_rows": args.min_rows}
+    alerts = {name: value for name, value in alerts.items() if value is not None}
+    runs = [leaderboard(files, params, seed, alerts) for seed in range(args.seeds)]
+    result = {"params": params, "alerts": alerts, "seeds": args.seeds}
     result["files"] = len(files)
     result["leaderboard"] = {"runs": runs, "summary": summarise(runs)}
     result["leaderboard"]["flag_all"] = flag_all(files, TRAIN_ROWS)
@@ -167,9 +173,7 @@ def main() -> None:
     )
     if not args.skip_strict:
         free = args.data / "anomaly-free" / "anomaly-free.csv"
-        strict_runs = [
-            strict(files, free, params, seed, args.merge_gap) for seed in range(args.seeds)
-        ]
+        strict_runs = [strict(files, free, params, seed, alerts) for seed in range(args.seeds)]
         result["strict"] = {"runs": strict_runs, "summary": summarise(strict_runs)}
         result["strict"]["flag_all"] = flag_all(files, 0)
         print_table(
@@ -179,8 +183,7 @@ def main() -> None:
             published=False,
         )
     result["seconds"] = round(time.perf_counter() - began, 1)
-    gap = "" if args.merge_gap is None else f"; --merge-gap {args.merge_gap}"
-    print(f"\n{result['seconds']:.0f} s; options: {params or 'defaults'}{gap}")
+    print(f"\n{result['seconds']:.0f} s; options: {params or 'defaults'}; alerts: {alerts}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")

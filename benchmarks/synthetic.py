@@ -325,12 +325,12 @@ def run_lstmae(
     frames: list[pd.DataFrame],
     seed: int,
     params: dict | None = None,
-    merge_gap: int | None = None,
+    alerts: dict | None = None,
 ) -> Scored:
     """Fit lstmae at default options (and any --set) on train; (scores, flags) of each frame,
-    the flags as `lstmae score` writes them (merge_gap None: its default, seq_len)."""
+    the flags as `lstmae score` writes them (alerts: merge_gap / min_rows, else defaults)."""
     detector = fit_lstmae(train, seed, params)
-    scored = [detector.score_frame(frame[FEATURES], merge_gap=merge_gap) for frame in frames]
+    scored = [detector.score_frame(frame[FEATURES], **(alerts or {})) for frame in frames]
     return [(s["score"].to_numpy(), s["is_anomaly"].to_numpy(dtype=bool)) for s in scored]
 
 
@@ -369,13 +369,13 @@ def run_seed(
     test_rows: int,
     per_kind: int,
     params: dict | None = None,
-    merge_gap: int | None = None,
+    alerts: dict | None = None,
 ) -> list[dict]:
     """Every detector on one data seed: test metrics, and flags on purely normal data."""
     train, test = make_dataset(seed, train_rows, test_rows, per_kind)
     normal = make_normal(seed, train_rows + test_rows, test_rows)
     runners = {
-        "lstmae": lambda: run_lstmae(train, [test, normal], seed, params, merge_gap),
+        "lstmae": lambda: run_lstmae(train, [test, normal], seed, params, alerts),
         "pca": lambda: run_baseline(PCABaseline(seed=seed), train, [test, normal]),
         "seed-tutorial": lambda: run_baseline(SeedTutorial(seed=seed), train, [test, normal]),
     }
@@ -462,9 +462,14 @@ def main() -> None:
     parser.add_argument(
         "--merge-gap", type=int, default=None, help="as `score --merge-gap` (default: seq_len)"
     )
+    parser.add_argument(
+        "--min-rows", type=int, default=None, help="as `score --min-rows` (default: smooth + 1)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/synthetic.json")
     args = parser.parse_args()
     params = parse_overrides(args.set)
+    alerts = {"merge_gap": args.merge_gap, "min_rows": args.min_rows}
+    alerts = {name: value for name, value in alerts.items() if value is not None}
     import torch
 
     warnings.simplefilter("ignore", LstmaeWarning)  # spikes outside the training range
@@ -474,9 +479,7 @@ def main() -> None:
     results = [
         r
         for seed in range(args.seeds)
-        for r in run_seed(
-            seed, args.train_rows, args.test_rows, args.per_kind, params, args.merge_gap
-        )
+        for r in run_seed(seed, args.train_rows, args.test_rows, args.per_kind, params, alerts)
     ]
     table = summarise(results)
     print_table(table, args.seeds)

@@ -52,7 +52,8 @@ def main() -> None:
     began = time.perf_counter()
     detector = Detector(epochs=args.epochs).fit([("train", train)])
     print(f"trained in {time.perf_counter() - began:.0f}s", file=sys.stderr)
-    scored = detector.score_frame(test, "test", keep=["anomaly"], merge_gap=0)  # raw flags
+    raw_flags = {"merge_gap": 0, "min_rows": 1}  # score > threshold: only thresholds differ
+    scored = detector.score_frame(test, "test", keep=["anomaly"], **raw_flags)
     labels, scores = binary_labels(scored["anomaly"], "anomaly"), scored["score"].to_numpy()
     rows = []
     for method, params in METHODS:

@@ -145,6 +145,13 @@ def evaluate(
             "(0: raw score > threshold). Default: the model's seq_len."
         ),
     ] = None,
+    min_rows: Annotated[
+        int | None,
+        typer.Option(
+            help="As in `score`: alerts spanning fewer rows are not flagged (1: every one). "
+            "Default: the model's smooth + 1."
+        ),
+    ] = None,
 ) -> None:
     """Detection metrics of MODEL on labelled DATA, beside the flag-all / flag-none baselines.
 
@@ -158,14 +165,14 @@ def evaluate(
     from .detector import Detector
     from .metrics import binary_labels, evaluate_all
 
-    if merge_gap is not None and merge_gap < 0:
-        raise UsageError("--merge-gap must be at least 0")
+    if (merge_gap is not None and merge_gap < 0) or (min_rows is not None and min_rows < 1):
+        raise UsageError("--merge-gap must be at least 0, --min-rows at least 1")
     detector = Detector.load(model)
     if threshold is not None:
         detector.threshold_ = threshold
     name, frame = source_name(data), read_frame(data)
     require_columns(frame, [label_column], name)
-    columns = (label_column, id_column, time_column, merge_gap)
+    columns = (label_column, id_column, time_column, merge_gap, min_rows)
     scored, groups = _scored_in_series_order(detector, frame, name, *columns)
     labels = binary_labels(scored[label_column], label_column)
     scores, flags = scored["score"].to_numpy(), scored["is_anomaly"].to_numpy(dtype=bool)
@@ -182,13 +189,14 @@ def evaluate(
 
 
 def _scored_in_series_order(
-    detector, frame, name, label_column, id_column, time_column, merge_gap=None
+    detector, frame, name, label_column, id_column, time_column, merge_gap=None, min_rows=None
 ):
     """Row scores with the label column, each series contiguous and in time order, and the
     series key of each row (None for a single series)."""
     import pandas as pd
 
-    scorer = detector.stream_scorer(name, [label_column], id_column, time_column, merge_gap)
+    columns = (id_column, time_column, merge_gap, min_rows)
+    scorer = detector.stream_scorer(name, [label_column], *columns)
     scored = pd.concat(list(scorer.run([frame])), ignore_index=True)
     if scorer.id_column is None:
         return scored, None

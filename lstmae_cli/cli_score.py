@@ -57,7 +57,14 @@ def score(
             "over which one window spreads an anomaly's error."
         ),
     ] = None,
-    min_rows: Annotated[int, typer.Option(help="Event level: drop events shorter than this.")] = 1,
+    min_rows: Annotated[
+        int | None,
+        typer.Option(
+            help="Alerts (and events) spanning fewer rows are not flagged. Default: the "
+            "model's smooth + 1, so one odd row spread by the score smoothing is no alert; "
+            "1 flags every alert."
+        ),
+    ] = None,
     threshold: Annotated[
         float | None, typer.Option(help="Use this threshold instead of the bundle's.")
     ] = None,
@@ -82,10 +89,10 @@ def score(
     from .levels import Tally, at_level
     from .output import write_frames
 
-    if chunk_rows < 1 or (merge_gap is not None and merge_gap < 0) or min_rows < 1:
+    too_small = (merge_gap, -1), (min_rows, 0), (chunk_rows, 0)
+    if any(value is not None and value <= low for value, low in too_small):
         raise UsageError("--chunk-rows and --min-rows must be at least 1, --merge-gap at least 0")
     detector = Detector.load(model)
-    merge_gap = detector.params.seq_len if merge_gap is None else merge_gap
     detector.params.device = device.value
     detector.params.precision = precision
     if threshold is not None:
@@ -96,7 +103,8 @@ def score(
     tally = Tally()
     name = source_name(data)
     keep = split_list(keep_columns) or []
-    scorer = detector.stream_scorer(name, keep, id_column, time_column, merge_gap)
+    scorer = detector.stream_scorer(name, keep, id_column, time_column, merge_gap, min_rows)
+    merge_gap, min_rows = scorer.merge_gap, scorer.min_rows
     rows = scorer.run(read_frames(data, chunk_rows))
     results = at_level(rows, scorer, level.value, merge_gap, min_rows, tally, only_anomalies)
     write_frames(results, fmt.value, output)

@@ -214,18 +214,18 @@ class Detector:
         self,
         frames: pd.DataFrame | Iterable[pd.DataFrame],
         merge_gap: int | None = None,
-        min_rows: int = 1,
+        min_rows: int | None = None,
         name: str = "<frame>",
         **columns,
     ) -> pd.DataFrame:
         """Events (as `score --level event`) of a frame or of chunks of one long input;
-        merge_gap None: seq_len, as the CLI."""
+        merge_gap / min_rows None: seq_len / smooth + 1, as the CLI."""
         from .levels import at_level
 
-        merge_gap = self.params.seq_len if merge_gap is None else merge_gap
         chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
-        scorer = self.stream_scorer(name, (), merge_gap=merge_gap, **columns)
-        parts = list(at_level(scorer.run(chunks), scorer, "event", merge_gap, min_rows))
+        scorer = self.stream_scorer(name, (), merge_gap=merge_gap, min_rows=min_rows, **columns)
+        rules = (scorer.merge_gap, scorer.min_rows)
+        parts = list(at_level(scorer.run(chunks), scorer, "event", *rules))
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def stream_scores(
@@ -236,13 +236,15 @@ class Detector:
         id_column: str | None = None,
         time_column: str | None = None,
         merge_gap: int | None = None,
+        min_rows: int | None = None,
     ) -> Iterator[pd.DataFrame]:
         """Row-level score frames, emitted as soon as rows are final, chunk after chunk.
 
-        merge_gap: flagged rows at most this many rows apart are one alert, the rows
-        between them flagged too; None: seq_len, as the CLI; 0: flags are score > threshold.
+        is_anomaly marks alerts: flagged rows at most merge_gap rows apart are one alert (the
+        rows between flagged too), and alerts spanning fewer than min_rows rows are dropped.
+        None: seq_len and smooth + 1, as the CLI; merge_gap 0 and min_rows 1: score > threshold.
         """
-        scorer = self.stream_scorer(name, keep, id_column, time_column, merge_gap)
+        scorer = self.stream_scorer(name, keep, id_column, time_column, merge_gap, min_rows)
         yield from scorer.run(chunks)
 
     def stream_scorer(
@@ -252,12 +254,14 @@ class Detector:
         id_column: str | None = None,
         time_column: str | None = None,
         merge_gap: int | None = None,
+        min_rows: int | None = None,
     ):
         """A StreamScorer whose `run(chunks)` yields row-level frames."""
         self._require_fitted()
         from .streaming import StreamScorer
 
-        return StreamScorer(self, name, list(keep), id_column, time_column, merge_gap)
+        columns = (id_column, time_column)
+        return StreamScorer(self, name, list(keep), *columns, merge_gap, min_rows)
 
     def _require_fitted(self) -> None:
         if self.model_ is None or self.scaler_ is None or self.roles_ is None:

@@ -1,13 +1,18 @@
-"""Row-level alerts: flagged rows at most `merge_gap` rows apart are one alert.
+"""Row-level alerts: flagged rows at most `merge_gap` rows apart are one alert, and an alert
+spanning fewer than `min_rows` rows is dropped.
 
 A row's score can dip under the threshold for a few rows inside one incident (windows that
 still hold anomalous rows reconstruct their normal rows badly, then less so), so the raw
-flags of one incident often come as several runs. The rows of such a short gap are flagged
-too, as `--level event` merges them into one event. Measured in benchmarks/synthetic.py.
+flags of one incident often come as several runs: the rows of such a short gap are flagged
+too, as `--level event` merges them into one event. And one odd raw row, spread by the
+trailing-mean smoothing over `smooth` rows, can cross the threshold on its own: an alert
+must span more rows than that (default min_rows = smooth + 1). Measured in
+benchmarks/synthetic.py (README "How good is it").
 
-In a stream only the rows right after a flagged run wait: up to `merge_gap` unflagged rows
-are held until the next flagged row (they join the alert) or the gap grows past
-`merge_gap` (they are emitted unflagged). A new alert is never delayed.
+In a stream, rows wait only while their flag can still change: the rows of an alert until
+it spans `min_rows` rows (then they are emitted at once, and the rest of the alert as it
+comes), and up to `merge_gap` unflagged rows after it, until the next flagged row (they
+join the alert) or until the gap is longer (they are emitted unflagged).
 """
 
 from __future__ import annotations
@@ -16,50 +21,59 @@ import numpy as np
 import pandas as pd
 
 
-class GapCloser:
-    """Fills gaps of at most `merge_gap` unflagged rows between flagged rows of one series."""
+class AlertFilter:
+    """Joins and filters the raw `is_anomaly` flags of one series, chunk after chunk."""
 
-    def __init__(self, merge_gap: int) -> None:
-        self.merge_gap = merge_gap
-        # the unflagged rows (maybe none) right after the last flagged row; None when the
-        # gap since the last flagged row is already longer than merge_gap
-        self.held: pd.DataFrame | None = None
+    def __init__(self, merge_gap: int = 0, min_rows: int = 1) -> None:
+        self.merge_gap, self.min_rows = merge_gap, min_rows
+        self.held: pd.DataFrame | None = None  # rows not final yet, with their raw flags
+        self.carried = 0  # rows of a confirmed alert already emitted, right before `held`
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A row frame of this series (in row order) -> the rows now final, gaps filled."""
-        if self.merge_gap <= 0:
+        """A row frame of this series (in row order) -> the rows now final, flags set."""
+        if self.merge_gap <= 0 and self.min_rows <= 1:
             return frame
-        after_flag = self.held is not None
-        if after_flag and len(self.held):
+        if self.held is not None and len(self.held):
             frame = pd.concat([self.held, frame], ignore_index=True)
-        self.held = None
-        flags = frame["is_anomaly"].to_numpy(dtype=bool)  # (rows,)
-        flagged = np.flatnonzero(flags)
-        if after_flag:
-            flagged = np.concatenate([[-1], flagged])  # the flagged row before the held ones
-        if not len(flagged):
-            return frame
-        filled = self._filled(flags, flagged)
-        if filled is not flags:
-            frame = frame.assign(is_anomaly=filled)
-        tail = len(frame) - 1 - flagged[-1]  # unflagged rows after the last flagged one
-        if tail <= self.merge_gap:
-            self.held = frame.iloc[len(frame) - tail :]
-            return frame.iloc[: len(frame) - tail]
-        return frame
-
-    def _filled(self, flags: np.ndarray, flagged: np.ndarray) -> np.ndarray:
-        """flags with every gap of 1..merge_gap rows between flagged rows set."""
-        gaps = np.diff(flagged) - 1  # (runs - 1,) unflagged rows between flagged ones
-        short = np.flatnonzero((gaps > 0) & (gaps <= self.merge_gap))
-        if not len(short):
-            return flags
-        filled = flags.copy()
-        for i in short:  # one slice per gap, not per row
-            filled[flagged[i] + 1 : flagged[i + 1]] = True
-        return filled
+        return self._resolve(frame, final=False)
 
     def finish(self) -> pd.DataFrame | None:
-        """The rows still held at the end of the series (unflagged), or None."""
+        """The rows still held at the end of the series, their flags final, or None."""
         held, self.held = self.held, None
-        return held if held is not None and len(held) else None
+        if held is None or not len(held):
+            self.carried = 0
+            return None
+        return self._resolve(held, final=True)
+
+    def _resolve(self, frame: pd.DataFrame, final: bool) -> pd.DataFrame:
+        """Set the flags of the rows that are final; hold the rest."""
+        raw = frame["is_anomaly"].to_numpy(dtype=bool)  # (rows,)
+        flagged = np.flatnonzero(raw)
+        if self.carried:
+            flagged = np.concatenate([[-1], flagged])  # the emitted part of an open alert
+        self.held, carried, self.carried = None, self.carried, 0
+        alerts = np.zeros(len(frame), dtype=bool)
+        cut = len(frame)  # rows before `cut` are emitted
+        for first, last in self._runs(flagged):
+            span = last - first + 1 + (carried - 1 if first < 0 else 0)
+            still_open = not final and len(frame) - 1 - last <= self.merge_gap
+            if still_open and span < self.min_rows:
+                cut = max(first, 0)  # may still grow into an alert: hold it whole
+            elif span >= self.min_rows:
+                alerts[max(first, 0) : last + 1] = True
+                if still_open:  # confirmed: emit it, hold the rows after it
+                    cut, self.carried = last + 1, span
+        if cut < len(frame):
+            self.held = frame.iloc[cut:]
+        if not (alerts[:cut] == raw[:cut]).all():
+            frame = frame.assign(is_anomaly=alerts)
+        return frame.iloc[:cut]
+
+    def _runs(self, flagged: np.ndarray) -> list[tuple[int, int]]:
+        """(first, last) flagged index of each alert: flagged rows <= merge_gap apart."""
+        if not len(flagged):
+            return []
+        breaks = np.flatnonzero(np.diff(flagged) - 1 > self.merge_gap) + 1
+        bounds = [0, *breaks.tolist(), len(flagged)]
+        pairs = zip(bounds[:-1], bounds[1:], strict=True)
+        return [(int(flagged[a]), int(flagged[b - 1])) for a, b in pairs]

@@ -156,7 +156,10 @@ def _shares(text: str) -> str:
 
 def events_section(events: pd.DataFrame, id_column: str | None) -> str:
     if events.empty:
-        return "<p>No events: no row scored above the threshold.</p>"
+        return (
+            "<p>No events: no alert was raised (rows over the threshold, joined across gaps "
+            "of up to --merge-gap rows, spanning at least --min-rows rows).</p>"
+        )
     shown = events.head(MAX_EVENTS)
     columns = [*([id_column] if id_column else []), "start", "end", "rows", "peak_score"]
     columns += ["mean_score"]

@@ -18,7 +18,7 @@ from .data import (
     sort_by_time,
 )
 from .errors import InputError, LstmaeWarning
-from .gaps import GapCloser
+from .gaps import AlertFilter
 from .scoring import RowScorer, ScoreSmoother, score_observed
 from .thresholds import p_value_columns
 
@@ -35,11 +35,11 @@ class SeriesState:
         filler: MissingFiller,
         label: str,
         smooth: int = 1,
-        merge_gap: int = 0,
+        alerts: AlertFilter | None = None,
     ) -> None:
         self.scorer, self.filler, self.label = scorer, filler, label
         self.smoother = ScoreSmoother(smooth)
-        self.closer = GapCloser(merge_gap)
+        self.alerts = alerts or AlertFilter()
         self.pending: list[pd.DataFrame] = []  # pass-through columns of rows not yet emitted
         self.next_row = 0  # row number (within the series) of the next row to emit
 
@@ -48,7 +48,8 @@ class StreamScorer:
     """Turns input chunks into row-level score frames, emitting rows as soon as they are final.
 
     merge_gap: flagged rows at most this many rows apart are one alert, the rows between
-    them flagged too (gaps.py); None: the model's seq_len.
+    them flagged too; None: the model's seq_len. min_rows: alerts spanning fewer rows are
+    not flagged; None: the model's smooth + 1 (gaps.py).
     """
 
     def __init__(
@@ -59,9 +60,10 @@ class StreamScorer:
         id_column: str | None = None,
         time_column: str | None = None,
         merge_gap: int | None = None,
+        min_rows: int | None = None,
     ) -> None:
         self.detector, self.name, self.keep = detector, name, keep
-        self.merge_gap = detector.params.seq_len if merge_gap is None else merge_gap
+        self.merge_gap, self.min_rows = alert_rules(detector, merge_gap, min_rows)
         self.features = detector.roles_.features
         self.id_column, self.time_column = id_column, time_column
         self.states: dict[str, SeriesState] = {}
@@ -81,8 +83,8 @@ class StreamScorer:
                 errors = state.scorer.finish()
             except InputError as exc:
                 raise InputError(f"{state.label}: {exc}") from exc
-            yield state.closer(self._frame(state, errors))
-            held = state.closer.finish()
+            yield state.alerts(self._frame(state, errors))
+            held = state.alerts.finish()
             if held is not None:
                 yield held
 
@@ -112,7 +114,7 @@ class StreamScorer:
             state.pending.append(part[self.passthrough].assign(**extra))
             errors = state.scorer.push(scaled)
             if len(errors):
-                frame = state.closer(self._frame(state, errors))
+                frame = state.alerts(self._frame(state, errors))
                 if len(frame):
                     yield frame
 
@@ -134,7 +136,8 @@ class StreamScorer:
             filler = MissingFiller(policy, self.features, label, default)
             smooth = self.detector.params.smooth
             scorer = self.detector._row_scorer()
-            self.states[key] = SeriesState(scorer, filler, label, smooth, self.merge_gap)
+            alerts = AlertFilter(self.merge_gap, self.min_rows)
+            self.states[key] = SeriesState(scorer, filler, label, smooth, alerts)
         return self.states[key]
 
     def _frame(self, state: SeriesState, errors: np.ndarray) -> pd.DataFrame:
@@ -150,6 +153,17 @@ class StreamScorer:
         columns = score_columns(errors, self.features, self.detector, missing, state.smoother)
         frame = frame.assign(**columns)
         return frame if out_of_range is None else frame.assign(out_of_range=out_of_range)
+
+
+def alert_rules(
+    detector: Detector, merge_gap: int | None = None, min_rows: int | None = None
+) -> tuple[int, int]:
+    """(merge_gap, min_rows) with the model's defaults: seq_len and smooth + 1."""
+    p = detector.params
+    return (
+        p.seq_len if merge_gap is None else merge_gap,
+        (p.smooth or 1) + 1 if min_rows is None else min_rows,
+    )
 
 
 def score_columns(

@@ -80,8 +80,9 @@ def onnx_row_scores(path, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def test_metadata_is_enough_to_score_like_the_cli(exported, tiny_model, small_frame):
     frame = small_frame.copy()
     frame.loc[300:305, "f1"] += 3.0  # something to flag
-    # raw flags (--merge-gap 0): what the metadata's rule gives before gaps are joined
-    expected = Detector.load(tiny_model, device="cpu").score_frame(frame, merge_gap=0)
+    # raw flags (--merge-gap 0 --min-rows 1): the metadata's rule before alerts are formed
+    detector = Detector.load(tiny_model, device="cpu")
+    expected = detector.score_frame(frame, merge_gap=0, min_rows=1)
     scores, flags = onnx_row_scores(exported, frame)
     np.testing.assert_allclose(scores, expected["score"], rtol=1e-3, atol=1e-6)
     assert flags[300:306].any()

@@ -208,7 +208,8 @@ def test_evaluate_json_matches_the_scores_it_writes(tiny_model, labelled_csv):
 
 def test_evaluate_merge_gap_0_judges_raw_flags(tiny_model, labelled_csv):
     args = ["evaluate", tiny_model, labelled_csv, "--label-column", "label", "--format", "json"]
-    raw = strict_json(run(*args, "--threshold", "1.5", "--merge-gap", "0").stdout)["lstmae"]
+    raw_flags = ("--merge-gap", "0", "--min-rows", "1")
+    raw = strict_json(run(*args, "--threshold", "1.5", *raw_flags).stdout)["lstmae"]
     scored = run("score", tiny_model, labelled_csv, "-q", "--keep-columns", "label")
     frame = pd.read_csv(pd.io.common.StringIO(scored.stdout))
     expected = ref_reference(frame["label"].to_numpy() > 0, frame["score"].to_numpy(), 1.5)
