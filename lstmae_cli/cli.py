@@ -244,6 +244,31 @@ AlphaOpt = Annotated[
     typer.Option("--alpha", help="fpr: false-positive rate on normal data at most this (0.01)."),
 ]
 
+# Alert rules (score, evaluate, plot, report); None means the model's default.
+MergeGapOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--merge-gap",
+        help="Flagged rows at most this many rows apart are one alert: the rows between them "
+        "are flagged too (is_anomaly) and belong to one event. Default: the model's seq_len, "
+        "the rows over which one window spreads an anomaly's error.",
+    ),
+]
+MinRowsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--min-rows",
+        help="Alerts (and events) spanning fewer rows are not flagged. Default: the model's "
+        "smooth + 1, so one odd row spread by the score smoothing is no alert. "
+        "--merge-gap 0 --min-rows 1: is_anomaly is exactly score > threshold.",
+    ),
+]
+
+
+def check_alert_rules(merge_gap: int | None, min_rows: int | None) -> None:
+    if (merge_gap is not None and merge_gap < 0) or (min_rows is not None and min_rows < 1):
+        raise UsageError("--merge-gap must be at least 0 and --min-rows at least 1")
+
 
 def method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha, beta=None) -> dict:
     """The threshold-method options of a command, by the names the methods take."""

@@ -13,6 +13,8 @@ from .cli import (
     AlphaOpt,
     IdOpt,
     KOpt,
+    MergeGapOpt,
+    MinRowsOpt,
     PotLevelOpt,
     QOpt,
     RiskOpt,
@@ -21,6 +23,7 @@ from .cli import (
     TimeOpt,
     ValueOpt,
     app,
+    check_alert_rules,
     handle_errors,
     method_params,
 )
@@ -138,20 +141,8 @@ def evaluate(
     fmt: Annotated[
         ReportFormat, typer.Option("--format", help="table (for people) or json.")
     ] = ReportFormat.table,
-    merge_gap: Annotated[
-        int | None,
-        typer.Option(
-            help="As in `score`: flagged rows at most this many rows apart are one alert "
-            "(0: raw score > threshold). Default: the model's seq_len."
-        ),
-    ] = None,
-    min_rows: Annotated[
-        int | None,
-        typer.Option(
-            help="As in `score`: alerts spanning fewer rows are not flagged (1: every one). "
-            "Default: the model's smooth + 1."
-        ),
-    ] = None,
+    merge_gap: MergeGapOpt = None,
+    min_rows: MinRowsOpt = None,
 ) -> None:
     """Detection metrics of MODEL on labelled DATA, beside the flag-all / flag-none baselines.
 
@@ -165,8 +156,7 @@ def evaluate(
     from .detector import Detector
     from .metrics import binary_labels, evaluate_all
 
-    if (merge_gap is not None and merge_gap < 0) or (min_rows is not None and min_rows < 1):
-        raise UsageError("--merge-gap must be at least 0, --min-rows at least 1")
+    check_alert_rules(merge_gap, min_rows)
     detector = Detector.load(model)
     if threshold is not None:
         detector.threshold_ = threshold

@@ -14,9 +14,12 @@ from .cli import (
     Format,
     IdOpt,
     Level,
+    MergeGapOpt,
+    MinRowsOpt,
     QuietOpt,
     TimeOpt,
     app,
+    check_alert_rules,
     err,
     handle_errors,
     split_list,
@@ -48,23 +51,8 @@ def score(
     id_column: IdOpt = None,
     time_column: TimeOpt = None,
     chunk_rows: Annotated[int, typer.Option(help="Rows read per chunk.")] = 100_000,
-    merge_gap: Annotated[
-        int | None,
-        typer.Option(
-            help="Flagged rows at most this many rows apart are one alert: the rows between "
-            "them are flagged too (is_anomaly) and belong to one event. 0: a row is flagged "
-            "only when its score is over the threshold. Default: the model's seq_len, the rows "
-            "over which one window spreads an anomaly's error."
-        ),
-    ] = None,
-    min_rows: Annotated[
-        int | None,
-        typer.Option(
-            help="Alerts (and events) spanning fewer rows are not flagged. Default: the "
-            "model's smooth + 1, so one odd row spread by the score smoothing is no alert; "
-            "1 flags every alert."
-        ),
-    ] = None,
+    merge_gap: MergeGapOpt = None,
+    min_rows: MinRowsOpt = None,
     threshold: Annotated[
         float | None, typer.Option(help="Use this threshold instead of the bundle's.")
     ] = None,
@@ -89,9 +77,9 @@ def score(
     from .levels import Tally, at_level
     from .output import write_frames
 
-    too_small = (merge_gap, -1), (min_rows, 0), (chunk_rows, 0)
-    if any(value is not None and value <= low for value, low in too_small):
-        raise UsageError("--chunk-rows and --min-rows must be at least 1, --merge-gap at least 0")
+    if chunk_rows < 1:
+        raise UsageError("--chunk-rows must be at least 1")
+    check_alert_rules(merge_gap, min_rows)
     detector = Detector.load(model)
     detector.params.device = device.value
     detector.params.precision = precision

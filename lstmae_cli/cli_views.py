@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import IdOpt, app, err, handle_errors
+from .cli import IdOpt, MergeGapOpt, MinRowsOpt, app, check_alert_rules, err, handle_errors
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
@@ -114,18 +114,22 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
 
 
 # --------------------------------------------------------------------------- plot, report
-def _scored(model, data, label_column, id_column, series, start, end, max_features):
-    """Load, score, pick the series and zoom -> (detector, all rows, id, time, view)."""
+def _scored(model, data, label_column, id_column, series, start, end, max_features, alerts):
+    """Load, score, pick the series and zoom -> (detector, all rows, id, time, view).
+
+    alerts: (merge_gap, min_rows) as `score` takes them."""
     from .data import read_frame, require_columns, source_name
     from .detector import Detector
     from .plot import make_view, one_series, score_rows, zoom
 
+    check_alert_rules(*alerts)
     detector = Detector.load(model)
     name = source_name(data)
     frame = read_frame(data)
     if label_column:
         require_columns(frame, [label_column], name)
-    rows, id_column, time_column = score_rows(detector, frame, name, label_column, id_column)
+    columns = (label_column, id_column, alerts)
+    rows, id_column, time_column = score_rows(detector, frame, name, *columns)
     shown = zoom(one_series(rows, id_column, series), time_column, start, end)
     title = _title(name, shown, id_column)
     view = make_view(detector, shown, time_column, label_column, max_features, title)
@@ -155,6 +159,8 @@ def plot(
     end: EndOpt = None,
     width: Annotated[float, typer.Option(help="Figure width in inches.")] = 12.0,
     dpi: Annotated[int, typer.Option(help="Pixels per inch (PNG).")] = 100,
+    merge_gap: MergeGapOpt = None,
+    min_rows: MinRowsOpt = None,
 ) -> None:
     """Each feature with flagged spans, the row score with the threshold, a per-feature error
     heatmap; true anomalies marked with --label-column."""
@@ -163,7 +169,8 @@ def plot(
 
     if width < 2 or not 20 <= dpi <= 600:
         raise UsageError("--width must be at least 2 and --dpi between 20 and 600")
-    *_, view = _scored(model, data, label_column, id_column, series, start, end, max_features)
+    shown = (series, start, end, max_features, (merge_gap, min_rows))
+    *_, view = _scored(model, data, label_column, id_column, *shown)
     save_figure(plot_view(view, width), output, dpi)
     err(f"wrote {output}")
 
@@ -178,6 +185,8 @@ def report(
     id_column: IdOpt = None,
     series: SeriesOpt = None,
     max_features: MaxFeaturesOpt = 8,
+    merge_gap: MergeGapOpt = None,
+    min_rows: MinRowsOpt = None,
 ) -> None:
     """One self-contained HTML page: plot, events with their top features, score distribution
     (held-out normal vs this data) and, with --label-column, the evaluate table."""
@@ -185,7 +194,8 @@ def report(
     from .data import source_name
     from .report import ReportInput, build_report, write_report
 
-    scored = _scored(model, data, label_column, id_column, series, None, None, max_features)
+    shown = (series, None, None, max_features, (merge_gap, min_rows))
+    scored = _scored(model, data, label_column, id_column, *shown)
     detector, rows, id_column, time_column, view = scored
     _, meta = load_bundle(model)
     page = build_report(

@@ -45,11 +45,18 @@ class View:
 
 
 def score_rows(
-    detector: Detector, frame: pd.DataFrame, name: str, label_column=None, id_column=None
+    detector: Detector,
+    frame: pd.DataFrame,
+    name: str,
+    label_column=None,
+    id_column=None,
+    alerts: tuple[int | None, int | None] = (None, None),
 ):
-    """Row scores of `frame` with the raw features (and label) kept -> (rows, id, time column)."""
+    """Row scores of `frame` with the raw features (and label) kept -> (rows, id, time column).
+
+    alerts: (merge_gap, min_rows) as `score` takes them; None: the model's defaults."""
     keep = [*detector.roles_.features, *([label_column] if label_column else [])]
-    scorer = detector.stream_scorer(name, keep, id_column)
+    scorer = detector.stream_scorer(name, keep, id_column, None, *alerts)
     rows = pd.concat(list(scorer.run([frame])), ignore_index=True)
     return rows, scorer.id_column, scorer.time_column
 

@@ -414,6 +414,14 @@ def test_bad_score_options_are_usage_errors(tiny_model, small_csv, out, option, 
     fails(["score", tiny_model, small_csv, "-o", out / "s.csv", *option], 2, message, folder=out)
 
 
+@pytest.mark.parametrize("command", ["plot", "report"])
+@pytest.mark.parametrize("option", [["--min-rows", "0"], ["--merge-gap=-1"]])
+def test_bad_alert_rules_are_usage_errors_in_views(tiny_model, small_csv, out, command, option):
+    suffix = ".png" if command == "plot" else ".html"
+    args = [command, tiny_model, small_csv, "-o", out / f"v{suffix}", *option]
+    fails(args, 2, option[0].split("=")[0], folder=out)
+
+
 def test_resume_without_a_checkpoint(small_csv, out):
     args = ["train", small_csv, "-o", out / "m.safetensors", "--resume", *TRAIN]
     fails(args, 1, "no checkpoint to resume from", folder=out)

@@ -256,6 +256,16 @@ def test_report_without_labels_has_no_evaluate_table(tmp_path, tiny_model, label
     assert "No --label-column" in out.read_text(encoding="utf-8")
 
 
+def test_report_follows_the_alert_rules(tmp_path, tiny_model, small_csv):
+    """On normal data the tiny model's blips are shorter than its default --min-rows."""
+    default, every = tmp_path / "default.html", tmp_path / "every.html"
+    assert run("report", tiny_model, small_csv, "-o", default).exit_code == 0
+    assert run("report", tiny_model, small_csv, "-o", every, "--min-rows", 1).exit_code == 0
+    assert "events" not in parse_report(default).tables
+    assert "No events: no alert was raised" in default.read_text(encoding="utf-8")
+    assert "events" in parse_report(every).tables
+
+
 # -------------------------------------------------------------------------------- train
 def test_train_plot_history(tmp_path, small_csv):
     model, figure = tmp_path / "m.safetensors", tmp_path / "history.png"
