@@ -111,7 +111,9 @@ def _scores_and_labels(detector, data: list[str], id_column, label_column):
 
 
 def _flag_line(value: float, scores, labels) -> str:
-    """'1.23  flags 12 of 3000 rows (0.40%)' and, with labels, precision / recall / F1."""
+    """'1.23  flags 12 of 3000 rows (0.40%)' and, with labels, precision / recall / F1.
+
+    Raw flags, score > value: what the threshold alone does, before score's alert rules."""
     flags = scores > value
     line = f"{value:.6g}  flags {int(flags.sum())} of {len(scores)} rows ({flags.mean():.2%})"
     if labels is None:
