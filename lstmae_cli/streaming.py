@@ -83,10 +83,11 @@ class StreamScorer:
                 errors = state.scorer.finish()
             except InputError as exc:
                 raise InputError(f"{state.label}: {exc}") from exc
-            yield state.alerts(self._frame(state, errors))
+            last = state.alerts(self._frame(state, errors))
             held = state.alerts.finish()
-            if held is not None:
-                yield held
+            for frame in (last, held):  # the alert filter may hold every row of the last one
+                if frame is not None and len(frame):
+                    yield frame
 
     def _plan_columns(self, chunk: pd.DataFrame) -> None:
         """Decide the id / time / kept columns from the model's roles and the first chunk."""
