@@ -64,6 +64,12 @@ def feature_stats(scaler: str, offset: np.ndarray, scale: np.ndarray, features: 
     return {f: {center: o, spread: s} for f, o, s in pairs}
 
 
+def _alert_defaults(params: dict) -> str:
+    """The --merge-gap / --min-rows `score` uses for this model unless told otherwise."""
+    seq_len, smooth = params.get("seq_len"), params.get("smooth") or 1
+    return f"gaps of <= {seq_len} rows joined, alerts of >= {smooth + 1} rows"
+
+
 def model_facts(meta: dict) -> list[tuple[str, str]]:
     """(name, value) rows describing a bundle, for `inspect` and the report."""
     params, model, data = meta.get("params", {}), meta.get("model", {}), meta.get("data", {})
@@ -81,6 +87,7 @@ def model_facts(meta: dict) -> list[tuple[str, str]]:
             f"{threshold.get('value', float('nan')):.6g} ({threshold.get('method')} "
             f"{threshold.get('params', {})})",
         ),  # fmt: skip
+        ("alerts (score defaults)", _alert_defaults(params)),
         ("training data", f"{data.get('rows')} rows in {data.get('series')} series; {span}"),
         ("data sha256", str(data.get("sha256", "-"))[:16]),
         (

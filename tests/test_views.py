@@ -70,6 +70,8 @@ def test_inspect_table_shows_features_and_sparkline(tiny_model):
     assert result.exit_code == 0, result.output
     for text in ("parameters", "f0", "f2", "mean", "std", "train_loss", "val_loss", "quantile"):
         assert text in result.stdout
+    # the tiny model: seq_len 16, smooth 16 // 4 = 4
+    assert "gaps of <= 16 rows joined, alerts of >= 5 rows" in " ".join(result.stdout.split())
     history = json.loads(run("inspect", tiny_model, "--format", "json").stdout)["history"]
     line = next(x for x in result.stdout.splitlines() if x.startswith("train_loss"))
     assert sparkline([h["train_loss"] for h in history]) in line
