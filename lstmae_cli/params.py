@@ -72,3 +72,9 @@ class DetectorParams:
         if self.arch not in ARCHS:
             raise UsageError(f"--arch must be one of {', '.join(ARCHS)}")
         resolve_params(self.threshold_method, self.threshold_params)  # label-free, in range
+
+
+def alert_defaults(seq_len: int, smooth: int | None) -> tuple[int, int]:
+    """The (merge_gap, min_rows) `score` uses for a model unless told otherwise: flagged rows
+    a window apart are one alert, and an alert must outlast the score smoothing."""
+    return seq_len, (smooth or 1) + 1

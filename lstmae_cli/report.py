@@ -18,6 +18,7 @@ import pandas as pd
 
 from .bundle import atomic_path
 from .levels import EventBuilder, events_from_rows
+from .params import alert_defaults
 from .plot import View, plot_view, png_bytes
 
 if TYPE_CHECKING:
@@ -66,8 +67,8 @@ def feature_stats(scaler: str, offset: np.ndarray, scale: np.ndarray, features: 
 
 def _alert_defaults(params: dict) -> str:
     """The --merge-gap / --min-rows `score` uses for this model unless told otherwise."""
-    seq_len, smooth = params.get("seq_len"), params.get("smooth") or 1
-    return f"gaps of <= {seq_len} rows joined, alerts of >= {smooth + 1} rows"
+    merge_gap, min_rows = alert_defaults(params.get("seq_len"), params.get("smooth"))
+    return f"gaps of <= {merge_gap} rows joined, alerts of >= {min_rows} rows"
 
 
 def model_facts(meta: dict) -> list[tuple[str, str]]:

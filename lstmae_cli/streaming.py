@@ -19,6 +19,7 @@ from .data import (
 )
 from .errors import InputError, LstmaeWarning
 from .gaps import AlertFilter
+from .params import alert_defaults
 from .scoring import RowScorer, ScoreSmoother, score_observed
 from .thresholds import p_value_columns
 
@@ -159,11 +160,11 @@ class StreamScorer:
 def alert_rules(
     detector: Detector, merge_gap: int | None = None, min_rows: int | None = None
 ) -> tuple[int, int]:
-    """(merge_gap, min_rows) with the model's defaults: seq_len and smooth + 1."""
-    p = detector.params
+    """(merge_gap, min_rows), each None taking the model's default (params.alert_defaults)."""
+    default_gap, default_rows = alert_defaults(detector.params.seq_len, detector.params.smooth)
     return (
-        p.seq_len if merge_gap is None else merge_gap,
-        (p.smooth or 1) + 1 if min_rows is None else min_rows,
+        default_gap if merge_gap is None else merge_gap,
+        default_rows if min_rows is None else min_rows,
     )
 
 
