@@ -71,9 +71,14 @@ class AlertFilter:
 
     def _runs(self, flagged: np.ndarray) -> list[tuple[int, int]]:
         """(first, last) flagged index of each alert: flagged rows <= merge_gap apart."""
-        if not len(flagged):
-            return []
-        breaks = np.flatnonzero(np.diff(flagged) - 1 > self.merge_gap) + 1
-        bounds = [0, *breaks.tolist(), len(flagged)]
-        pairs = zip(bounds[:-1], bounds[1:], strict=True)
-        return [(int(flagged[a]), int(flagged[b - 1])) for a, b in pairs]
+        runs = joined_runs(flagged, self.merge_gap)
+        return [(int(flagged[begin]), int(flagged[end - 1])) for begin, end in runs]
+
+
+def joined_runs(rows: np.ndarray, merge_gap: int) -> list[tuple[int, int]]:
+    """(begin, end) index ranges of `rows` (sorted row numbers) with gaps of at most merge_gap."""
+    if not len(rows):
+        return []
+    breaks = np.flatnonzero(np.diff(rows) - 1 > merge_gap) + 1
+    bounds = [0, *breaks.tolist(), len(rows)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .gaps import joined_runs
+
 TOP_FEATURES = 3
 
 
@@ -99,7 +101,7 @@ class EventBuilder:
         errors = flagged[self.error_columns].to_numpy()  # (flagged, features)
         errors = np.nan_to_num(errors) * self.weights  # entries missing (--missing mask) count 0
         scores = flagged["score"].to_numpy()
-        for begin, end in _runs(rows, self.merge_gap):  # loops over runs, not rows
+        for begin, end in joined_runs(rows, self.merge_gap):  # loops over runs, not rows
             event = self.open.get(key)
             if event is not None and rows[begin] - event.end_row - 1 > self.merge_gap:
                 done += self._close(key)
@@ -146,15 +148,6 @@ class EventBuilder:
             "top_features": ";".join(f"{self.features[i]}:{shares[i]:.2f}" for i in order),
         }
         return [record]
-
-
-def _runs(rows: np.ndarray, merge_gap: int) -> list[tuple[int, int]]:
-    """(begin, end) index ranges of `rows` (sorted row numbers) with gaps of at most merge_gap."""
-    if not len(rows):
-        return []
-    breaks = np.flatnonzero(np.diff(rows) - 1 > merge_gap) + 1
-    bounds = [0, *breaks.tolist(), len(rows)]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _duration(start: object, end: object, row_span: int) -> float:
