@@ -92,9 +92,8 @@ def score(
     name = source_name(data)
     keep = split_list(keep_columns) or []
     scorer = detector.stream_scorer(name, keep, id_column, time_column, merge_gap, min_rows)
-    merge_gap, min_rows = scorer.merge_gap, scorer.min_rows
     rows = scorer.run(read_frames(data, chunk_rows))
-    results = at_level(rows, scorer, level.value, merge_gap, min_rows, tally, only_anomalies)
+    results = at_level(rows, scorer, level.value, tally, only_anomalies)
     write_frames(results, fmt.value, output)
     seconds = time.perf_counter() - began
     if not quiet:

@@ -224,8 +224,7 @@ class Detector:
 
         chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
         scorer = self.stream_scorer(name, (), merge_gap=merge_gap, min_rows=min_rows, **columns)
-        rules = (scorer.merge_gap, scorer.min_rows)
-        parts = list(at_level(scorer.run(chunks), scorer, "event", *rules))
+        parts = list(at_level(scorer.run(chunks), scorer, "event"))
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def stream_scores(

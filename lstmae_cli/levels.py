@@ -182,14 +182,13 @@ def at_level(
     rows: Iterable[pd.DataFrame],
     scorer,
     level: str,
-    merge_gap: int = 0,
-    min_rows: int = 1,
     tally: Tally | None = None,
     only_anomalies: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """Row frames from a StreamScorer -> frames at `level` ("row", "window" or "event").
 
-    Events are counted into `tally` at every level (the same merge_gap / min_rows rules).
+    Events are counted into `tally` at every level, by the scorer's alert rules
+    (merge_gap / min_rows).
     """
     tally = tally if tally is not None else Tally()
     rows = iter(rows)
@@ -198,9 +197,8 @@ def at_level(
         return
     detector, id_column, time_column = scorer.detector, scorer.id_column, scorer.time_column
     weights = 1.0 / detector.score_model_.center  # (features,)
-    builder = EventBuilder(
-        detector.roles_.features, weights, merge_gap, min_rows, id_column, time_column
-    )
+    rules = (scorer.merge_gap, scorer.min_rows)
+    builder = EventBuilder(detector.roles_.features, weights, *rules, id_column, time_column)
     counted = _count(itertools.chain([first], rows), builder, tally, level != "event")
     if level == "event":
         for event in events_from_rows(counted, builder):
