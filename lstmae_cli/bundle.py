@@ -97,18 +97,22 @@ class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as
             fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
         except OSError as exc:
             raise LstmaeError(f"{self.path}: cannot write here ({exc.strerror})") from exc
-        os.close(fd)
         self.tmp = Path(name)
+        try:
+            os.close(fd)
+        except BaseException:  # Ctrl-C included: leave no temp file behind
+            self.tmp.unlink(missing_ok=True)
+            raise
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            try:
-                os.chmod(self.tmp, 0o666 & ~_current_umask())  # not mkstemp's 0600
-                os.replace(self.tmp, self.path)
-                return False
-            except OSError as error:
-                self.tmp.unlink(missing_ok=True)
-                raise LstmaeError(f"{self.path}: cannot write ({error.strerror})") from error
-        self.tmp.unlink(missing_ok=True)
+        try:
+            if exc_type is None:
+                try:
+                    os.chmod(self.tmp, 0o666 & ~_current_umask())  # not mkstemp's 0600
+                    os.replace(self.tmp, self.path)
+                except OSError as error:
+                    raise LstmaeError(f"{self.path}: cannot write ({error.strerror})") from error
+        finally:  # on any failure, Ctrl-C during the rename included; gone after a rename
+            self.tmp.unlink(missing_ok=True)
         return False

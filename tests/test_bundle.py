@@ -84,6 +84,25 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("step", ["chmod", "replace", "close"])
+def test_ctrl_c_while_finishing_a_write_leaves_no_temp_file(tmp_path, monkeypatch, step):
+    """Ctrl-C can land in the rename step or right after the temp file is made (seen once
+    in the Ctrl-C training test: a stray .m.ckpt.safetensors.*.tmp)."""
+    import os
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    previous = tmp_path / "m.safetensors"
+    save_bundle(previous, {"w": torch.zeros(1)}, {})
+    monkeypatch.setattr(os, step, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_bundle(previous, {"w": torch.ones(1)}, {})
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+    assert load_bundle(previous)[0]["w"].item() == 0.0  # the old file, whole
+
+
 def test_training_range_round_trips_and_old_bundles_still_load(tmp_path, tiny_model):
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
