@@ -36,6 +36,7 @@ from .scoring import (
 )
 from .thresholds import fit_threshold
 from .train import TrainSettings, mask_bank, resolve_device, train_autoencoder
+from .trends import warn_trending
 from .windows import WindowBank
 
 # windows per forward pass when scoring: small batches stay in a CPU core's cache
@@ -91,6 +92,7 @@ class Detector:
         series = self._collect_series(tables, columns, time_column, id_column, exclude)
         train_parts, val_parts = zip(*(self._split(s) for s in series), strict=True)
         train_obs, val_obs = _split_observed(series, train_parts, val_parts)
+        warn_trending(list(train_parts), self.roles_.features)
         self.scaler_ = fit_scaler(p.scaler, np.concatenate(train_parts))
         train_scaled = [self.scaler_.transform(v) for v in train_parts]
         val_scaled = [self.scaler_.transform(v) for v in val_parts if len(v)]
