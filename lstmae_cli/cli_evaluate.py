@@ -95,8 +95,9 @@ def _scores_and_labels(detector, data: list[str], id_column, label_column):
     """Row scores of every file of DATA (and their 0/1 labels when a label column is given)."""
     import numpy as np
 
-    from .data import read_frame, require_columns, source_name
+    from .data import require_columns
     from .metrics import binary_labels
+    from .reading import read_frame, source_name
 
     keep = [label_column] if label_column else []
     scores, labels = [], []
@@ -154,9 +155,10 @@ def evaluate(
     import json
     import math
 
-    from .data import read_frame, require_columns, source_name
+    from .data import require_columns
     from .detector import Detector
     from .metrics import binary_labels, evaluate_all
+    from .reading import read_frame, source_name
 
     check_alert_rules(merge_gap, min_rows)
     detector = Detector.load(model)

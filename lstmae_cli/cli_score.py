@@ -72,10 +72,10 @@ def score(
     quiet: QuietOpt = False,
 ) -> None:
     """Score DATA with MODEL; write row, window or event results to stdout or --output."""
-    from .data import read_frames, source_name
     from .detector import Detector
     from .levels import Tally, at_level
     from .output import write_frames
+    from .reading import read_frames, source_name
 
     if chunk_rows < 1:
         raise UsageError("--chunk-rows must be at least 1")

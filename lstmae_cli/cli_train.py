@@ -161,9 +161,9 @@ def train(
     from . import distributed
     from .bundle import check_output_path
     from .checkpoint import checkpointing_for, interrupted_note
-    from .data import read_frame, source_name
     from .detector import Detector
     from .progress import EpochProgress
+    from .reading import read_frame, source_name
     from .thresholds import resolve_params
     from .train import resolve_device
 

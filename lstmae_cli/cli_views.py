@@ -118,9 +118,10 @@ def _scored(model, data, label_column, id_column, series, start, end, max_featur
     """Load, score, pick the series and zoom -> (detector, all rows, id, time, view).
 
     alerts: (merge_gap, min_rows) as `score` takes them."""
-    from .data import read_frame, require_columns, source_name
+    from .data import require_columns
     from .detector import Detector
     from .plot import make_view, one_series, score_rows, zoom
+    from .reading import read_frame, source_name
 
     check_alert_rules(*alerts)
     detector = Detector.load(model)
@@ -191,7 +192,7 @@ def report(
     """One self-contained HTML page: plot, events with their top features, score distribution
     (held-out normal vs this data) and, with --label-column, the evaluate table."""
     from .bundle import load_bundle
-    from .data import source_name
+    from .reading import source_name
     from .report import ReportInput, build_report, write_report
 
     shown = (series, None, None, max_features, (merge_gap, min_rows))

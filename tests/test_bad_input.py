@@ -139,7 +139,7 @@ def test_duplicate_column_names(tmp_path, out, small_frame):
 
 
 def test_column_named_like_a_pandas_duplicate_is_fine(tmp_path):
-    from lstmae_cli.data import read_frame
+    from lstmae_cli.reading import read_frame
 
     data = write(tmp_path, "x.csv", "x,x.1\n1,2\n")
     assert list(read_frame(data).columns) == ["x", "x.1"]

@@ -13,13 +13,11 @@ from lstmae_cli.data import (
     MissingFiller,
     detect_time_column,
     feature_matrix,
-    read_frame,
-    read_frames,
     resolve_roles,
-    sniff_delimiter,
     split_series,
 )
 from lstmae_cli.errors import InputError
+from lstmae_cli.reading import read_frame, read_frames, sniff_delimiter
 
 
 @pytest.mark.parametrize("sep", [",", ";", "\t"])

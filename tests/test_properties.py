@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lstmae_cli import Detector
-from lstmae_cli.data import MissingFiller, feature_matrix, read_frame, resolve_roles
+from lstmae_cli.data import MissingFiller, feature_matrix, resolve_roles
 from lstmae_cli.errors import LstmaeError
+from lstmae_cli.reading import read_frame
 from lstmae_cli.windows import WindowBank, window_starts
 
 CELLS = st.sampled_from(

@@ -1,0 +1,171 @@
+"""Read CSV / Parquet / stdin into frames: delimiter sniffing, chunks, one-line errors."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+
+from .errors import InputError
+
+PARQUET_MAGIC = b"PAR1"
+DELIMITERS = (",", ";", "\t")
+SNIFF_BYTES = 64 * 1024
+
+
+def source_name(source: str | Path) -> str:
+    return "<stdin>" if str(source) == "-" else str(source)
+
+
+def _open_binary(source: str | Path) -> BinaryIO:
+    if str(source) == "-":
+        return sys.stdin.buffer
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a data file")
+    return open(path, "rb")  # noqa: SIM115 - closed by the caller
+
+
+def _peek(handle: BinaryIO, size: int = SNIFF_BYTES) -> bytes:
+    if hasattr(handle, "peek"):
+        return handle.peek(size)[:size]
+    head = handle.read(size)
+    handle.seek(0)
+    return head
+
+
+def sniff_delimiter(head: bytes) -> str:
+    """The most frequent of `,` `;` tab in the header line (`,` when none occurs)."""
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    first_line = text.splitlines()[0] if text else ""
+    counts = {d: first_line.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def read_frames(source: str | Path, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """Yield the table in `source` (a path or "-") as frames of at most `chunk_rows` rows."""
+    name = source_name(source)
+    handle = _open_binary(source)
+    try:
+        head = _peek(handle)
+        if not head.strip():
+            raise InputError(f"{name}: file is empty")
+        if head.startswith(PARQUET_MAGIC):
+            frames = _read_parquet(handle, name, chunk_rows)
+        else:
+            _refuse_binary(head, name)
+            sep = sniff_delimiter(head)
+            _refuse_duplicate_names(head, sep, name)
+            frames = _read_csv(handle, name, sep, chunk_rows, source)
+        yield from _numbered(frames, name)
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+
+
+def _numbered(frames: Iterator[pd.DataFrame], name: str) -> Iterator[pd.DataFrame]:
+    """Skip empty chunks and index every row by its 0-based row number in the file."""
+    rows = 0
+    for frame in frames:
+        if len(frame):
+            frame.index = pd.RangeIndex(rows, rows + len(frame))
+            rows += len(frame)
+            yield frame
+    if rows == 0:
+        raise InputError(f"{name}: no data rows (only a header?)")
+
+
+def _refuse_binary(head: bytes, name: str) -> None:
+    """Text files have no NUL bytes and few control characters."""
+    control = sum(b < 32 and b not in (9, 10, 13) for b in head[:4096])
+    if b"\0" in head or control > len(head[:4096]) // 20:
+        raise InputError(f"{name}: binary data, not a CSV or Parquet file")
+
+
+def _refuse_duplicate_names(head: bytes, sep: str, name: str) -> None:
+    """Two columns with one name would be told apart by position only: refuse them."""
+    import csv
+
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    lines = text.splitlines()
+    header = next(csv.reader(lines[:1], delimiter=sep), [])
+    names = [c.strip() for c in header]
+    duplicated = sorted({c for c in names if names.count(c) > 1})
+    if duplicated:
+        raise InputError(f"{name}: duplicate column name(s) {', '.join(map(repr, duplicated))}")
+
+
+def read_frame(source: str | Path) -> pd.DataFrame:
+    """The whole table in `source` as one frame."""
+    frames = list(read_frames(source))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _read_csv(
+    handle: BinaryIO, name: str, sep: str, chunk_rows: int | None, source: str | Path = "-"
+) -> Iterator[pd.DataFrame]:
+    from .pipe_reader import is_pipe, read_pipe_csv
+
+    options = {"encoding": "utf-8-sig", "low_memory": False}
+    try:
+        if chunk_rows is not None and is_pipe(handle):  # rows go on as soon as they arrive
+            chunks = read_pipe_csv(handle, sep, chunk_rows, options)
+        else:
+            reader = pd.read_csv(handle, sep=sep, chunksize=chunk_rows, **options)
+            chunks = [reader] if chunk_rows is None else reader
+        for chunk in chunks:
+            yield _check_header(chunk, name)
+    except UnicodeDecodeError as exc:
+        where = _first_bad_utf8(source)
+        raise InputError(f"{name}: {where}not UTF-8 text; save it as UTF-8") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"{name}: no columns to read (empty file?)") from exc
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{name}: cannot parse as CSV: {_first_line(exc)}") from exc
+
+
+def _read_parquet(handle: BinaryIO, name: str, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if handle is sys.stdin.buffer:
+        handle = io.BytesIO(handle.read())
+    try:
+        parquet = pq.ParquetFile(handle)
+        for batch in parquet.iter_batches(batch_size=chunk_rows or 1 << 20):
+            yield _check_header(batch.to_pandas(), name)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{name}: cannot read as Parquet: {_first_line(exc)}") from exc
+
+
+def _check_header(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    frame.columns = [str(c).strip() for c in frame.columns]
+    duplicated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if duplicated:
+        raise InputError(f"{name}: duplicate column name(s): {', '.join(duplicated)}")
+    return frame
+
+
+def _first_bad_utf8(source: str | Path) -> str:
+    """'line N, byte B: ' of the first line that is not UTF-8 ('' for stdin)."""
+    if str(source) == "-":
+        return ""
+    with open(source, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"line {number}, byte {exc.start + 1} (0x{line[exc.start]:02x}): "
+    return ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
