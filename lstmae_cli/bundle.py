@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import torch
@@ -17,6 +17,7 @@ from .errors import BundleError, LstmaeError
 FORMAT_NAME = "lstmae-bundle"
 FORMAT_VERSION = 1
 META_KEY = "lstmae"
+TEMP_NAME_TRIES = 100  # as tempfile.mkstemp
 
 
 def save_bundle(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -93,17 +94,21 @@ class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as
 
     def __enter__(self) -> Path:
         folder = check_output_path(self.path)
-        try:
-            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
-        except OSError as exc:
-            raise LstmaeError(f"{self.path}: cannot write here ({exc.strerror})") from exc
-        self.tmp = Path(name)
-        try:
-            os.close(fd)
-        except BaseException:  # Ctrl-C included: leave no temp file behind
-            self.tmp.unlink(missing_ok=True)
-            raise
-        return self.tmp
+        for _ in range(TEMP_NAME_TRIES):
+            # the name is recorded before the file exists, so a Ctrl-C at any point after
+            # the file is created finds it to remove (mkstemp returns it only afterwards)
+            self.tmp = folder / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
+            try:
+                os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                return self.tmp
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise LstmaeError(f"{self.path}: cannot write here ({exc.strerror})") from exc
+            except BaseException:  # Ctrl-C included: leave no temp file behind
+                self.tmp.unlink(missing_ok=True)
+                raise
+        raise LstmaeError(f"{self.path}: cannot make a temp file beside it (all names taken)")
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         try:

@@ -103,6 +103,35 @@ def test_ctrl_c_while_finishing_a_write_leaves_no_temp_file(tmp_path, monkeypatc
     assert load_bundle(previous)[0]["w"].item() == 0.0  # the old file, whole
 
 
+def test_ctrl_c_right_after_the_temp_file_is_created_leaves_no_temp_file(tmp_path, monkeypatch):
+    """The narrowest window: the file exists, the call that made it has not returned."""
+    import os
+
+    real_open = os.open
+
+    def created_then_interrupted(path, flags, mode=0o777):
+        os.close(real_open(path, flags, mode))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", created_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_bundle(tmp_path / "m.safetensors", {"w": torch.ones(1)}, {})
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temp_name_already_taken_is_skipped_and_left_alone(tmp_path, monkeypatch):
+    import secrets
+
+    taken = tmp_path / ".m.safetensors.aaaa.tmp"
+    taken.write_text("someone else's")
+    names = iter(["aaaa", "bbbb"])
+    monkeypatch.setattr(secrets, "token_hex", lambda _: next(names))
+    save_bundle(tmp_path / "m.safetensors", {"w": torch.ones(1)}, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [taken.name, "m.safetensors"]
+    assert taken.read_text() == "someone else's"
+
+
 def test_training_range_round_trips_and_old_bundles_still_load(tmp_path, tiny_model):
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
