@@ -12,6 +12,11 @@ from .errors import InputError, LstmaeWarning
 from .params import MISSING_POLICIES
 
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
+# names of 0/1 columns that are most likely labels, not measurements
+LABEL_NAMES = frozenset(
+    ("anomaly", "anomalies", "is_anomaly", "label", "labels", "target", "class", "fault")
+    + ("faults", "attack", "outlier", "outliers", "changepoint", "changepoints")
+)
 
 
 @dataclass
@@ -70,9 +75,35 @@ def resolve_roles(
     if features is None:
         reserved = {time, id_column, label, *(exclude or [])}
         features = [c for c in frame.columns if c not in reserved and _is_feature(frame[c])]
+        _warn_label_like(frame, features, name)
     if not features:
         raise InputError(f"{name}: no numeric feature columns found (use --columns a,b,c)")
     return ColumnRoles(features=list(features), time=time, id=id_column, label=label)
+
+
+def _warn_label_like(frame: pd.DataFrame, features: list[str], name: str) -> None:
+    """Warn when a column picked as a feature looks like a label: named so, only 0 and 1."""
+    suspects = [
+        c
+        for c in features
+        if str(c).strip().lower() in LABEL_NAMES
+        and set(pd.to_numeric(frame[c], errors="coerce").dropna().unique()) <= {0, 1}
+    ]
+    if suspects:
+        listed = ",".join(map(str, suspects))
+        one = len(suspects) == 1
+        says = (
+            "looks like a label (only 0 and 1) and is used as a feature; if it is a label"
+            if one
+            else "look like labels (only 0 and 1) and are used as features; if they are labels"
+        )
+        warnings.warn(
+            LstmaeWarning(
+                f"{name}: {', '.join(map(str, suspects))} {says}, leave "
+                f"{'it' if one else 'them'} out with --exclude-columns {listed}"
+            ),
+            stacklevel=3,
+        )
 
 
 def _is_feature(column: pd.Series) -> bool:

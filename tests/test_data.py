@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from lstmae_cli.data import (
     resolve_roles,
     split_series,
 )
-from lstmae_cli.errors import InputError
+from lstmae_cli.errors import InputError, LstmaeWarning
 from lstmae_cli.reading import read_frame, read_frames, sniff_delimiter
 
 
@@ -80,6 +81,41 @@ def test_roles_exclude_label_and_id():
     frame = pd.DataFrame({"id": [1, 1], "a": [1.0, 2.0], "label": [0, 1], "b": [3.0, 4.0]})
     roles = resolve_roles(frame, "x", id_column="id", label="label")
     assert roles.features == ["a", "b"]
+
+
+def test_label_like_feature_columns_warn_and_stay_features():
+    frame = pd.DataFrame(
+        {"a": [0.5, 1.5, 2.5], " Anomaly": [0, 1, 0], "changepoint": [0.0, None, 1.0]}
+    )
+    with pytest.warns(LstmaeWarning, match="look like labels") as caught:
+        roles = resolve_roles(frame, "f.csv")
+    assert roles.features == ["a", " Anomaly", "changepoint"]  # a warning, not a change
+    assert len(caught) == 1
+    assert "--exclude-columns  Anomaly,changepoint" in str(caught[0].message)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"anomaly": [0, 1, 2]},  # named like a label, but not 0/1
+        {"flag": [0, 1, 0]},  # 0/1, but not named like a label
+    ],
+)
+def test_no_label_warning_when_name_or_values_do_not_fit(columns):
+    frame = pd.DataFrame({"a": [0.5, 1.5, 2.5], **columns})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LstmaeWarning)
+        resolve_roles(frame, "f.csv")
+
+
+def test_no_label_warning_for_excluded_or_chosen_columns():
+    frame = pd.DataFrame({"a": [0.5, 1.5, 2.5], "anomaly": [0, 1, 0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LstmaeWarning)
+        assert resolve_roles(frame, "f.csv", exclude=["anomaly"]).features == ["a"]
+        assert resolve_roles(frame, "f.csv", label="anomaly").features == ["a"]
+        chosen = resolve_roles(frame, "f.csv", features=["a", "anomaly"])  # the user's choice
+    assert chosen.features == ["a", "anomaly"]
 
 
 def test_named_missing_column_is_reported():
