@@ -6,10 +6,11 @@ torch and pandas are imported inside the commands, so `lstmae --help` stays fast
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -317,4 +318,27 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         err("interrupted")
-        sys.exit(ExitStatus.INTERRUPTED)
+        exit_process(ExitStatus.INTERRUPTED)
+    except SystemExit as done:
+        exit_process(done.code)
+    exit_process(ExitStatus.OK)
+
+
+def exit_process(code: int | str | None) -> NoReturn:
+    """sys.exit(code); but a torchrun rank that joined a process group leaves at once.
+
+    After a gloo process group, interpreter finalization aborts now and then ("terminate
+    called without an active exception", exit -6, after every `atexit` handler ran: seen
+    in about 1 of 20 two-rank runs of a script, on either rank), and torchrun then fails
+    the whole command although the model was written. By the time the command returns
+    the group is destroyed and every file is closed, so such a rank flushes its output
+    and skips finalization.
+    """
+    distributed = sys.modules.get("lstmae_cli.distributed")  # not imported: no group
+    if distributed is not None and distributed.started_group_here():
+        if isinstance(code, str):
+            err(code)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else ExitStatus.ERROR if code else ExitStatus.OK)
+    sys.exit(code)

@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 
 TIMEOUT = timedelta(minutes=30)  # a rank waiting this long for the others gives up
+_group_started_here = False  # set by setup: this process has joined a process group
 
 
 def launched() -> bool:
@@ -76,7 +77,14 @@ def setup(device: torch.device) -> bool:
     else:
         torch.set_num_threads(threads_per_rank())
     dist.init_process_group(backend_for(device), timeout=TIMEOUT)
+    global _group_started_here
+    _group_started_here = True
     return True
+
+
+def started_group_here() -> bool:
+    """Whether this process joined a process group (then `cli.main` skips finalization)."""
+    return _group_started_here
 
 
 def teardown() -> None:

@@ -77,6 +77,31 @@ def _collectives_worker(rank: int, port: int, out: str) -> None:
         torch.distributed.destroy_process_group()
 
 
+@pytest.mark.parametrize(
+    ("code", "expected"), [(0, 0), (2, 2), (None, 0), (130, 130), ("a message", 1)]
+)
+def test_a_rank_that_joined_a_group_exits_without_finalization(monkeypatch, code, expected):
+    """cli.exit_process: os._exit with the command's code once a group was joined here."""
+    from lstmae_cli import cli
+
+    left = []
+    monkeypatch.setattr(distributed, "_group_started_here", True)
+    monkeypatch.setattr(os, "_exit", left.append)
+    with pytest.raises(SystemExit):  # the recorded os._exit returns; the real one does not
+        cli.exit_process(code)
+    assert left == [expected]
+
+
+def test_a_plain_process_exits_normally(monkeypatch):
+    from lstmae_cli import cli
+
+    monkeypatch.setattr(os, "_exit", lambda code: pytest.fail("os._exit without a group"))
+    assert not distributed.started_group_here()
+    with pytest.raises(SystemExit) as done:
+        cli.exit_process(3)
+    assert done.value.code == 3
+
+
 def test_collectives_over_two_gloo_processes(tmp_path):
     out = tmp_path / "result.npz"
     torch.multiprocessing.spawn(_collectives_worker, (free_port(), str(out)), nprocs=2)
