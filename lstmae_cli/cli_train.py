@@ -229,10 +229,10 @@ def train(
     if not quiet:
         info = detector.data_info_
         err(
-            f"trained on {info['rows']} rows in {info['series']} series "
-            f"({len(detector.history_)} epochs, best {info['best_epoch']}, "
-            f"{info['train_seconds']:.1f}s); threshold {detector.threshold_:.6g} "
-            f"({detector.threshold_method_}); wrote {output}"
+            f"trained on {info['rows']} rows in {info['series']} series, "
+            f"{len(detector.roles_.features)} features ({len(detector.history_)} epochs, "
+            f"best {info['best_epoch']}, {info['train_seconds']:.1f}s); "
+            f"threshold {detector.threshold_:.6g} ({detector.threshold_method_}); wrote {output}"
         )
 
 

@@ -40,6 +40,15 @@ def test_train_writes_a_bundle(tmp_path, small_csv):
     assert len(info["history"]) >= 1
 
 
+def test_train_summary_names_rows_series_and_features(tmp_path, small_csv, small_frame):
+    result = run("train", small_csv, "-o", tmp_path / "m.safetensors", *FAST_ARGS)
+    assert result.exit_code == 0, result.output
+    summary = result.stderr.strip().splitlines()[-1]
+    expected = f"lstmae: trained on {len(small_frame)} rows in 1 series, 3 features ("
+    assert summary.startswith(expected)
+    assert summary.endswith("m.safetensors")
+
+
 def test_score_rows_has_one_row_per_input_row(tiny_model, small_csv, small_frame):
     result = run("score", tiny_model, small_csv, "--quiet")
     assert result.exit_code == 0, result.output

@@ -153,7 +153,8 @@ def ddp_run(tmp_path_factory):
 def test_torchrun_two_processes_write_one_bundle(ddp_run):
     folder, done = ddp_run
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stderr.count("lstmae: trained on 1800 rows in 2 series") == 1  # rank 0 alone
+    summary = "lstmae: trained on 1800 rows in 2 series, 6 features"
+    assert done.stderr.count(summary) == 1  # rank 0 alone
     assert "Traceback" not in done.stderr
     written = sorted(p.name for p in folder.iterdir())
     assert written == ["model.safetensors", "test.csv", "train_a.csv", "train_b.csv"]
