@@ -19,6 +19,7 @@ import torch
 
 from .bundle import atomic_path
 from .errors import LstmaeError, UsageError
+from .params import alert_defaults
 
 if TYPE_CHECKING:
     from .detector import Detector
@@ -78,6 +79,7 @@ def _cpu_copy(detector: Detector) -> torch.nn.Module:
 def scoring_metadata(detector: Detector) -> dict:
     """What turns raw rows into scores around the network, as plain JSON values."""
     p, scaler, score = detector.params, detector.scaler_, detector.score_model_
+    merge_gap, min_rows = alert_defaults(p.seq_len, p.smooth)
     return {
         "features": list(detector.roles_.features),
         "time_column": detector.roles_.time,
@@ -106,8 +108,10 @@ def scoring_metadata(detector: Detector) -> dict:
         "covering it; `scoring` turns those errors into a raw row score; the row score is "
         "the mean of the last `smooth` raw scores of its series (fewer at the start); "
         "anomalous when score > threshold",
-        "alerts": "`lstmae score` also flags the rows of every gap of at most seq_len rows "
-        "between flagged rows of a series (its default --merge-gap)",
+        "alerts": f"`lstmae score` then forms alerts per series (its defaults --merge-gap "
+        f"{merge_gap} --min-rows {min_rows}): the rows of every gap of at most {merge_gap} rows "
+        f"between flagged rows are flagged too, and alerts spanning fewer than {min_rows} rows "
+        "are not flagged",
     }
 
 
