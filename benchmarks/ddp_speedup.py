@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmae_cli.bundle import atomic_path, load_bundle
+from lstmae_cli.bundle import load_bundle
+from lstmae_cli.outpath import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "ddp.json"

@@ -439,7 +439,7 @@ def print_table(table: dict[str, dict[str, float]], seeds: int) -> None:
 
 
 def write_json(path: Path, payload: dict) -> None:
-    from lstmae_cli.bundle import atomic_path
+    from lstmae_cli.outpath import atomic_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:

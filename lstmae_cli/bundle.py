@@ -6,29 +6,31 @@ Loading parses a JSON header and raw tensor bytes only; nothing in the file is e
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from pathlib import Path
 
 import torch
 
-from .errors import BundleError, LstmaeError
+from .errors import BundleError
+from .outpath import atomic_path
 
 FORMAT_NAME = "lstmae-bundle"
 FORMAT_VERSION = 1
 META_KEY = "lstmae"
-TEMP_NAME_TRIES = 100  # as tempfile.mkstemp
 
 
 def save_bundle(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Write tensors + meta to `path` atomically (temp file in the same folder, then rename)."""
-    from safetensors.torch import save_file
+    """Write tensors + meta to `path` (atomically where it is a regular file: outpath)."""
+    from safetensors.torch import save
 
     path = Path(path)
     header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **meta}
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(header)})
+        # bytes, then one write: save_file renames a temp file of its own onto the path,
+        # which would replace a FIFO or device given as the output
+        data = save(tensors, metadata={META_KEY: json.dumps(header)})
+        with open(tmp, "wb") as handle:
+            handle.write(data)
 
 
 def load_bundle(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -68,56 +70,3 @@ def _parse_meta(path: Path, header: dict) -> dict:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:120] if text else type(exc).__name__
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def check_output_path(path: Path) -> Path:
-    """The folder `path` will be written in; LstmaeError when it cannot hold a new file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise LstmaeError(f"{path}: folder {folder} does not exist")
-    if path.is_dir():
-        raise LstmaeError(f"{path}: is a directory; give a file name")
-    return folder
-
-
-class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as tmp:`
-    """A temp path beside `path`; renamed onto `path` on success, removed on any failure."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def __enter__(self) -> Path:
-        folder = check_output_path(self.path)
-        for _ in range(TEMP_NAME_TRIES):
-            # the name is recorded before the file exists, so a Ctrl-C at any point after
-            # the file is created finds it to remove (mkstemp returns it only afterwards)
-            self.tmp = folder / f".{self.path.name}.{secrets.token_hex(8)}.tmp"
-            try:
-                os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-                return self.tmp
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise LstmaeError(f"{self.path}: cannot write here ({exc.strerror})") from exc
-            except BaseException:  # Ctrl-C included: leave no temp file behind
-                self.tmp.unlink(missing_ok=True)
-                raise
-        raise LstmaeError(f"{self.path}: cannot make a temp file beside it (all names taken)")
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        try:
-            if exc_type is None:
-                try:
-                    os.chmod(self.tmp, 0o666 & ~_current_umask())  # not mkstemp's 0600
-                    os.replace(self.tmp, self.path)
-                except OSError as error:
-                    raise LstmaeError(f"{self.path}: cannot write ({error.strerror})") from error
-        finally:  # on any failure, Ctrl-C during the rename included; gone after a rename
-            self.tmp.unlink(missing_ok=True)
-        return False

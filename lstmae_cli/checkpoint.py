@@ -118,11 +118,17 @@ def checkpointing_for(model: Path, every: int, resume: bool) -> Checkpointing | 
         raise UsageError("--checkpoint-every must be at least 0 (0: no checkpoints)")
     if not every and not resume:
         return None
+    from .outpath import output_kind
+
+    if output_kind(model)[0] != "file":
+        raise UsageError(f"{model}: checkpoints go beside a model file; give -o a file name")
     return Checkpointing(checkpoint_path(model), every, resume)
 
 
 def interrupted_note(checkpoint: Checkpointing | None) -> str:
     """What the user sees on Ctrl-C during training."""
-    if checkpoint is None or not checkpoint.path.is_file():
+    if checkpoint is None:
+        return "interrupted; nothing was written (--checkpoint-every 1 saves each epoch to resume)"
+    if not checkpoint.path.is_file():
         return "interrupted; nothing was written"
     return f"interrupted; continue with --resume (checkpoint {checkpoint.path})"

@@ -159,9 +159,9 @@ def train(
     model data-parallel; only rank 0 prints and writes files.
     """
     from . import distributed
-    from .bundle import check_output_path
     from .checkpoint import checkpointing_for, interrupted_note
     from .detector import Detector
+    from .outpath import check_output_path
     from .progress import EpochProgress
     from .reading import read_frame, source_name
     from .thresholds import resolve_params

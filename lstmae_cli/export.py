@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .bundle import atomic_path
 from .errors import LstmaeError, UsageError
+from .outpath import atomic_path
 from .params import alert_defaults
 
 if TYPE_CHECKING:

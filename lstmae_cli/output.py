@@ -1,7 +1,8 @@
 """Write result frames as CSV / JSONL / Parquet to stdout or a file, chunk by chunk.
 
-Files are written to a temp file beside the target and renamed at the end, so a failure
-or Ctrl-C never leaves a half-written output behind.
+Regular files are written to a temp file beside the target and renamed at the end, so a
+failure or Ctrl-C never leaves a half-written output behind; FIFOs and devices are written
+directly, frame by frame (outpath.py).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
-from .bundle import atomic_path
 from .errors import LstmaeError, UsageError
+from .outpath import atomic_path
 
 FORMATS = ("csv", "jsonl", "parquet")
 
@@ -140,18 +141,21 @@ def _write_parquet(frames: Iterable[pd.DataFrame], path: Path) -> int:
     import pyarrow.parquet as pq
 
     writer, rows = None, 0
-    try:
-        for frame in frames:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(str(path), table.schema)
-            writer.write_table(_cast(table, writer.schema, rows))
-            rows += len(frame)
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        pq.write_table(pa.table({}), str(path))
+    # a Python file keeps its own position: Arrow's own file would lseek, which a FIFO refuses
+    with open(path, "wb") as handle:
+        sink = pa.PythonFile(handle, mode="w")
+        try:
+            for frame in frames:
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(sink, table.schema)
+                writer.write_table(_cast(table, writer.schema, rows))
+                rows += len(frame)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            pq.write_table(pa.table({}), sink)
     return rows
 
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .bundle import atomic_path
 from .data import parse_times
 from .errors import InputError, UsageError
+from .outpath import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -277,11 +277,12 @@ def check_figure_path(path: str | Path) -> str:
 def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> None:
     """Write `fig` atomically in the format its suffix names."""
     fmt = check_figure_path(path)
-    with atomic_path(Path(path)) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=dpi)
+    data = figure_bytes(fig, fmt, dpi)  # in memory first: a FIFO or device cannot seek
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
 
 
-def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 100) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format=fmt, dpi=dpi)
     return buffer.getvalue()

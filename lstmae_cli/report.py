@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .bundle import atomic_path
 from .levels import EventBuilder, events_from_rows
+from .outpath import atomic_path
 from .params import alert_defaults
-from .plot import View, plot_view, png_bytes
+from .plot import View, figure_bytes, plot_view
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -134,7 +134,7 @@ def distribution_figure(val_scores: np.ndarray, scores: np.ndarray, threshold: f
 
 
 def _img(fig: Figure, alt: str) -> str:
-    data = base64.b64encode(png_bytes(fig)).decode("ascii")
+    data = base64.b64encode(figure_bytes(fig)).decode("ascii")
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
 
 

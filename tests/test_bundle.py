@@ -77,7 +77,7 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", broken)
+    monkeypatch.setattr(safetensors.torch, "save", broken)
     target = tmp_path / "m.safetensors"
     with pytest.raises(RuntimeError):
         save_bundle(target, {"w": torch.zeros(1)}, {})
