@@ -23,6 +23,7 @@ from .data import (
 )
 from .detector_bundle import bundle_metadata, bundle_tensors, restore
 from .errors import BundleError, InputError, UsageError
+from .folds import Fold, check_fold_sizes, take, time_blocked_folds
 from .model import LSTMAutoencoder, ModelConfig
 from .params import DetectorParams
 from .scaling import AffineScaler, fit_scaler
@@ -35,13 +36,29 @@ from .scoring import (
     smooth_series,
 )
 from .thresholds import fit_threshold
-from .train import TrainSettings, mask_bank, resolve_device, train_autoencoder
+from .train import TrainResult, TrainSettings, mask_bank, resolve_device, train_autoencoder
 from .trends import warn_trending
 from .windows import WindowBank
 
 # windows per forward pass when scoring: small batches stay in a CPU core's cache
 # (512 scored 400,000 rows 30 % faster than 4096 on 2 cores); a GPU wants large ones
 SCORE_BATCH_CPU, SCORE_BATCH_CUDA = 512, 8192
+SELF_CHECK_SHARE = 0.01  # train warns when its threshold flags more of its own rows
+
+
+def warn_flagged_training_rows(share: float) -> None:
+    import warnings
+
+    from .errors import LstmaeWarning
+
+    warnings.warn(
+        f"the learned threshold flags {100 * share:.1f} % of the training rows (over 1 %): "
+        "the training data may hold anomalies, or its normal operation varies more than the "
+        "rows the threshold was learned on; check with `lstmae threshold MODEL DATA --dry-run`, "
+        "then train on a cleaner or longer normal span, or raise the threshold (e.g. --q 0.9999)",
+        LstmaeWarning,
+        stacklevel=3,
+    )
 
 
 @dataclass
@@ -90,21 +107,77 @@ class Detector:
         p = self.params
         p.validate()
         series = self._collect_series(tables, columns, time_column, id_column, exclude)
-        train_parts, val_parts = zip(*(self._split(s) for s in series), strict=True)
-        train_obs, val_obs = _split_observed(series, train_parts, val_parts)
-        warn_trending(list(train_parts), self.roles_.features)
+        folds = time_blocked_folds(
+            [len(s.values) for s in series], p.calibration_folds, p.val_fraction
+        )
+        check_fold_sizes(folds, [s.name for s in series], p.seq_len)
+        final = folds[0]  # its network is the saved model
+        train_parts = take([s.values for s in series], final.train)
+        warn_trending(train_parts, self.roles_.features)
         self.scaler_ = fit_scaler(p.scaler, np.concatenate(train_parts))
-        train_scaled = [self.scaler_.transform(v) for v in train_parts]
-        val_scaled = [self.scaler_.transform(v) for v in val_parts if len(v)]
-        stacked = np.concatenate(train_scaled)  # (rows, features)
+        scaled = [self.scaler_.transform(s.values) for s in series]
+        stacked = np.concatenate(take(scaled, final.train))  # (rows, features)
         self.range_ = (stacked.min(axis=0), stacked.max(axis=0))
         if checkpoint is not None:
             checkpoint.check = {"data": self.data_info_["sha256"], "options": _resume_key(p)}
-        config = ModelConfig(len(self.roles_.features), p.hidden, p.layers, p.arch)
-        result = train_autoencoder(
-            config,
-            WindowBank.from_series(train_scaled, p.seq_len, p.stride),
-            WindowBank.from_series(val_scaled, p.seq_len, p.stride),
+        observed = _observed_masks(series)
+        held_errors, held_observed = [], []
+        for number, fold in enumerate(folds):
+            result = self._train_fold(
+                fold,
+                scaled,
+                observed,
+                _fold_progress(on_epoch, number, len(folds)),
+                checkpoint if number == 0 else None,
+            )
+            if number == 0:
+                self.model_, self.history_ = result.model, result.history
+                self.data_info_ |= {"best_epoch": result.best_epoch}
+            held = take(scaled, [[span] for span in fold.held])
+            # under torchrun each rank scores its share of the series; all get every error
+            held_errors += distributed.map_series(held, self._errors_with(result.model))
+            if observed is not None:
+                held_observed += take(observed, [[span] for span in fold.held])
+            seconds = self.data_info_.get("train_seconds", 0.0) + result.seconds
+            self.data_info_["train_seconds"] = round(seconds, 3)
+        self._calibrate(held_errors, held_observed or None)
+        self.data_info_["calibration_rows"] = int(sum(len(e) for e in held_errors))
+        self._self_check(scaled, observed)
+        return self
+
+    def _self_check(self, scaled: list[np.ndarray], observed: list[np.ndarray] | None) -> None:
+        """Record (and warn over 1 %) the share of the training rows the threshold flags."""
+        errors = distributed.map_series(scaled, self._errors_with(self.model_))
+        scores = self._smoothed_scores(errors, observed)
+        share = float(np.mean(scores > self.threshold_))
+        self.data_info_["train_flagged"] = share
+        if share > SELF_CHECK_SHARE:
+            warn_flagged_training_rows(share)
+
+    def _smoothed_scores(self, errors: list[np.ndarray], observed: list[np.ndarray] | None):
+        """Per-series (rows, F) errors -> (rows,) row scores, each series smoothed alone."""
+        raw = score_observed(
+            self.score_model_,
+            np.concatenate(errors),
+            np.concatenate(observed) if observed is not None else None,
+        )  # (rows,)
+        bounds = np.cumsum([len(e) for e in errors])[:-1]
+        return smooth_series(np.split(raw, bounds), self.params.smooth)
+
+    def _train_fold(self, fold: Fold, scaled, observed, on_epoch, checkpoint) -> TrainResult:
+        """Train a network on the fold's training spans, early-stopping on its held-out span."""
+        p = self.params
+        held_spans = [[span] for span in fold.held]
+        masks = (None, None)
+        if observed is not None:
+            masks = (
+                mask_bank(take(observed, fold.train), p.seq_len, p.stride),
+                mask_bank(take(observed, held_spans), p.seq_len, p.stride),
+            )
+        return train_autoencoder(
+            ModelConfig(len(self.roles_.features), p.hidden, p.layers, p.arch),
+            WindowBank.from_series(take(scaled, fold.train), p.seq_len, p.stride),
+            WindowBank.from_series(take(scaled, held_spans), p.seq_len, p.stride),
             TrainSettings(
                 p.epochs,
                 p.batch_size,
@@ -115,26 +188,18 @@ class Detector:
                 p.max_windows_per_epoch,
             ),
             on_epoch,
-            (mask_bank(train_obs, p.seq_len, p.stride), mask_bank(val_obs, p.seq_len, p.stride)),
+            masks,
             checkpoint,
         )
-        self.model_, self.history_ = result.model, result.history
-        self.data_info_ |= {
-            "train_seconds": round(result.seconds, 3),
-            "best_epoch": result.best_epoch,
-        }
-        # under torchrun each rank scores its share of the series; all get every error
-        held_out = distributed.map_series(val_scaled or train_scaled, self.feature_errors)
-        val_errors = np.concatenate(held_out)  # (rows, F), as one process computes them
-        observed = val_obs if val_scaled else train_obs
-        observed = np.concatenate(observed) if observed is not None else None  # (rows, F)
-        errors_for_fit = fill_missing_errors(val_errors, observed)
-        self.score_model_ = fit_score_model(p.scoring, errors_for_fit)  # (rows, F) -> (rows,)
-        raw = score_observed(self.score_model_, val_errors, observed)  # (rows,)
-        bounds = np.cumsum([len(e) for e in held_out])[:-1]
-        self.val_scores_ = smooth_series(np.split(raw, bounds), p.smooth)
+
+    def _calibrate(self, held_errors: list[np.ndarray], observed: list[np.ndarray] | None):
+        """Fit the score model and the threshold on held-out (rows, F) errors of each part."""
+        p = self.params
+        errors = np.concatenate(held_errors)  # (rows, F), as one process computes them
+        mask = np.concatenate(observed) if observed is not None else None  # (rows, F)
+        self.score_model_ = fit_score_model(p.scoring, fill_missing_errors(errors, mask))
+        self.val_scores_ = self._smoothed_scores(held_errors, observed)
         self.set_threshold_from_scores(self.val_scores_, p.threshold_method, **p.threshold_params)
-        return self
 
     def _collect_series(self, tables, columns, time_column, id_column, exclude) -> list[SeriesData]:
         series: list[SeriesData] = []
@@ -162,22 +227,6 @@ class Detector:
         self.data_info_ |= _time_span(time_ends)
         return series
 
-    def _split(self, series: SeriesData) -> tuple[np.ndarray, np.ndarray]:
-        """(train rows, held-out rows): the last val_fraction of the series, in time order."""
-        p = self.params
-        n_val = int(round(len(series.values) * p.val_fraction))
-        n_train = len(series.values) - n_val
-        if n_train < p.seq_len:
-            raise InputError(
-                f"{series.name}: {n_train} training rows, fewer than --seq-len {p.seq_len}"
-            )
-        if 0 < n_val < p.seq_len:
-            raise InputError(
-                f"{series.name}: held-out part has {n_val} rows, fewer than --seq-len "
-                f"{p.seq_len}; raise --val-fraction or lower --seq-len"
-            )
-        return series.values[:n_train], series.values[n_train:]
-
     # ------------------------------------------------------------ threshold
     def set_threshold_from_scores(self, scores: np.ndarray, method: str, **params) -> float:
         value, used = fit_threshold(method, scores, **params)
@@ -194,13 +243,23 @@ class Detector:
     # ---------------------------------------------------------------- score
     def feature_errors(self, scaled: np.ndarray) -> np.ndarray:
         """(rows, features) scaled values of one series -> (rows, features) row errors."""
-        scorer = self._row_scorer()
-        return np.concatenate([scorer.push(scaled), scorer.finish()])
-
-    def _row_scorer(self) -> RowScorer:
         self._require_fitted()
+        return self._errors_with(self.model_)(scaled)
+
+    def _errors_with(self, model: LSTMAutoencoder):
+        """(rows, features) scaled values of one series -> (rows, features) errors of `model`."""
+
+        def errors(scaled: np.ndarray) -> np.ndarray:
+            scorer = self._row_scorer(model)
+            return np.concatenate([scorer.push(scaled), scorer.finish()])
+
+        return errors
+
+    def _row_scorer(self, model: LSTMAutoencoder | None = None) -> RowScorer:
+        if model is None:
+            self._require_fitted()
         device = resolve_device(self.params.device)
-        model = self.model_.to(device)
+        model = (model or self.model_).to(device)
         p = self.params
         batch = SCORE_BATCH_CUDA if device.type == "cuda" else SCORE_BATCH_CPU
         return RowScorer(model, p.seq_len, p.score_stride, batch, device, p.precision)
@@ -299,17 +358,22 @@ class Detector:
 def known_params(saved: dict) -> dict:
     """The saved options this version knows (bundles from before smoothing: none)."""
     known = {f.name for f in fields(DetectorParams)}
-    return {k: v for k, v in ({"smooth": 1} | saved).items() if k in known}
+    return {k: v for k, v in ({"smooth": 1, "calibration_folds": 1} | saved).items() if k in known}
 
 
-def _split_observed(series: list[SeriesData], train_parts, val_parts):
-    """Observed masks split like the values: (train list, held-out list), or (None, None)."""
+def _observed_masks(series: list[SeriesData]) -> list[np.ndarray] | None:
+    """Each series' (rows, features) observed mask, or None when nothing is missing."""
     if all(s.observed is None for s in series):
-        return None, None
-    masks = [s.observed if s.observed is not None else np.ones_like(s.values, bool) for s in series]
-    train = [m[: len(t)] for m, t in zip(masks, train_parts, strict=True)]
-    val = [m[len(t) :] for m, t, v in zip(masks, train_parts, val_parts, strict=True) if len(v)]
-    return train, val
+        return None
+    return [s.observed if s.observed is not None else np.ones_like(s.values, bool) for s in series]
+
+
+def _fold_progress(on_epoch, number: int, folds: int):
+    """The epoch callback, told which network trains: the model, or a calibration fold."""
+    if on_epoch is None:
+        return None
+    stage = "model" if number == 0 else f"calibration {number}/{folds - 1}"
+    return lambda record: on_epoch(record | {"stage": stage})
 
 
 def _resume_key(params: DetectorParams) -> dict:
