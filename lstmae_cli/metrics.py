@@ -11,6 +11,8 @@ import numpy as np
 
 from .errors import InputError
 
+# the columns of evaluate_all's result, as `evaluate` and `report` head them
+EVALUATE_COLUMNS = ("lstmae", "flag every row", "flag nothing")
 METRIC_LABELS = {
     "precision": "point precision",
     "recall": "point recall",

@@ -164,7 +164,9 @@ def _mark_spans(ax: Axes, view: View) -> None:
     """Shade flagged rows; a strip along the bottom for labelled anomalies."""
     _shade(ax, view.x, view.rows["is_anomaly"].to_numpy(bool), FLAG_COLOR, 0.0, 1.0, 0.22)
     if view.label_column:
-        labels = view.rows[view.label_column].fillna(0).to_numpy(float) > 0
+        from .metrics import binary_labels
+
+        labels = binary_labels(view.rows[view.label_column], view.label_column)
         _shade(ax, view.x, labels, LABEL_COLOR, 0.0, 0.12, 0.8)
 
 

@@ -71,6 +71,21 @@ def _alert_defaults(params: dict) -> str:
     return f"gaps of <= {merge_gap} rows joined, alerts of >= {min_rows} rows"
 
 
+def method_text(method: object, params: dict) -> str:
+    """'quantile (q = 0.999)', 'pot (risk = 0.001, level = 0.98; fit: shape = 0.12)'."""
+
+    def pairs(values: dict) -> str:
+        return ", ".join(
+            f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}" for k, v in values.items()
+        )
+
+    given = pairs({k: v for k, v in params.items() if k != "fit"})
+    fit = params.get("fit")
+    fitted = f"fit: {pairs(fit)}" if isinstance(fit, dict) and fit else ""
+    inside = "; ".join(part for part in (given, fitted) if part)
+    return f"{method} ({inside})" if inside else str(method)
+
+
 def model_facts(meta: dict) -> list[tuple[str, str]]:
     """(name, value) rows describing a bundle, for `inspect` and the report."""
     params, model, data = meta.get("params", {}), meta.get("model", {}), meta.get("data", {})
@@ -85,8 +100,8 @@ def model_facts(meta: dict) -> list[tuple[str, str]]:
         ("scaler / scoring", f"{meta.get('scaler')} / {params.get('scoring')}"),
         (
             "threshold",
-            f"{threshold.get('value', float('nan')):.6g} ({threshold.get('method')} "
-            f"{threshold.get('params', {})})",
+            f"{threshold.get('value', float('nan')):.6g}, "
+            f"{method_text(threshold.get('method'), threshold.get('params') or {})}",
         ),  # fmt: skip
         ("alerts (score defaults)", _alert_defaults(params)),
         ("training data", f"{data.get('rows')} rows in {data.get('series')} series; {span}"),
@@ -96,8 +111,19 @@ def model_facts(meta: dict) -> list[tuple[str, str]]:
             f"{len(meta.get('history', []))} epochs, best {data.get('best_epoch')}, "
             f"{data.get('train_seconds', 0):.1f}s",
         ),  # fmt: skip
+        ("calibration", _calibration_fact(params, data)),
         ("versions", ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())),
     ]
+
+
+def _calibration_fact(params: dict, data: dict) -> str:
+    """Where the threshold was learned, and the share of training rows it flags."""
+    folds = params.get("calibration_folds", 1)
+    where = f"{folds} time blocks" if folds > 1 else f"last {params.get('val_fraction')} of rows"
+    rows = f", {data['calibration_rows']} rows" if "calibration_rows" in data else ""
+    flagged = data.get("train_flagged")
+    share = f"; flags {100 * flagged:.2f} % of the training rows" if flagged is not None else ""
+    return f"held out: {where}{rows}{share}"
 
 
 def find_events(report: ReportInput) -> pd.DataFrame:
@@ -162,6 +188,26 @@ def _shares(text: str) -> str:
     return ", ".join(f"{name} {float(share):.0%}" for name, share in parts)
 
 
+def mark_labelled(report: ReportInput, events: pd.DataFrame) -> pd.DataFrame:
+    """events + 'labelled anomaly': yes where any row of the event is labelled anomalous."""
+    from .metrics import binary_labels
+
+    rows, id_column = report.rows, report.id_column
+    labels = binary_labels(rows[report.label_column], report.label_column)  # (rows,)
+    keys = rows[id_column].astype(str).to_numpy() if id_column else np.full(len(rows), "")
+    numbers = rows["row"].to_numpy()
+    labelled = {  # series key -> its labelled row numbers, sorted
+        key: np.sort(numbers[labels & (keys == key)]) for key in np.unique(keys[labels])
+    }
+    marks = []
+    for _, event in events.iterrows():
+        key = str(event[id_column]) if id_column else ""
+        found = labelled.get(key, np.empty(0, dtype=numbers.dtype))
+        first = np.searchsorted(found, event["start_row"])
+        marks.append("yes" if first < len(found) and found[first] <= event["end_row"] else "no")
+    return events.assign(**{"labelled anomaly": marks})
+
+
 def events_section(events: pd.DataFrame, id_column: str | None) -> str:
     if events.empty:
         return (
@@ -170,7 +216,7 @@ def events_section(events: pd.DataFrame, id_column: str | None) -> str:
         )
     shown = events.head(MAX_EVENTS)
     columns = [*([id_column] if id_column else []), "start", "end", "rows", "peak_score"]
-    columns += ["mean_score"]
+    columns += ["mean_score", *(["labelled anomaly"] if "labelled anomaly" in events else [])]
     rows = [[*r[columns], _shares(r["top_features"])] for _, r in shown.iterrows()]
     table = html_table([*columns, "top features (share of error)"], rows, "events")
     more = len(events) - len(shown)
@@ -179,18 +225,20 @@ def events_section(events: pd.DataFrame, id_column: str | None) -> str:
 
 
 def evaluate_section(report: ReportInput) -> str:
-    from .metrics import evaluate_all
+    from .metrics import EVALUATE_COLUMNS, METRIC_LABELS, binary_labels, evaluate_all
 
     if report.label_column is None:
         return '<p class="note">No --label-column given: no evaluation.</p>'
-    labels = report.rows[report.label_column].fillna(0).to_numpy(float) > 0
-    scores = report.rows["score"].to_numpy(float)
-    flags = report.rows["is_anomaly"].to_numpy(bool)  # the alerts `score` gives
-    result = evaluate_all(labels, scores, report.detector.threshold_, flags=flags)
-    names = list(result)
-    keys = list(dict.fromkeys(k for r in result.values() for k in r))
-    rows = [[key, *(result[n].get(key, "") for n in names)] for key in keys]
-    return html_table(["metric", *names], rows, "evaluate")
+    rows, groups = report.rows, None
+    if report.id_column is not None:  # each series contiguous, in time order, as evaluate
+        rows = rows.sort_values([report.id_column, "row"], kind="stable", ignore_index=True)
+        groups = rows[report.id_column].astype(str).to_numpy()
+    labels = binary_labels(rows[report.label_column], report.label_column)
+    scores = rows["score"].to_numpy(float)
+    flags = rows["is_anomaly"].to_numpy(bool)  # the alerts `score` gives
+    result = evaluate_all(labels, scores, report.detector.threshold_, groups, flags)
+    table = [[label, *(r[key] for r in result.values())] for key, label in METRIC_LABELS.items()]
+    return html_table(["metric", *EVALUATE_COLUMNS], table, "evaluate")
 
 
 # ---------------------------------------------------------------------------- page
@@ -198,6 +246,8 @@ def build_report(report: ReportInput) -> str:
     """The whole page as one string."""
     rows, detector = report.rows, report.detector
     events = find_events(report)
+    if report.label_column is not None and not events.empty:
+        events = mark_labelled(report, events)
     flagged = int(rows["is_anomaly"].sum())
     summary = (
         f"{len(rows):,} rows scored, {flagged:,} flagged ({flagged / max(len(rows), 1):.2%}), "

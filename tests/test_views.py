@@ -245,8 +245,9 @@ def test_report_is_self_contained_with_tables_and_images(tmp_path, tiny_model, l
     spike_event = next(r for r in events[1:] if times[SPIKE.start - 5] <= r[1] <= late)
     assert spike_event[-1].startswith("f1 ")  # the shifted feature leads the top features
     metrics = {row[0]: row[1:] for row in page.tables["evaluate"][1:]}
-    assert page.tables["evaluate"][0] == ["metric", "lstmae", "flag_all", "flag_none"]
-    assert float(metrics["recall"][0]) > 0 and float(metrics["recall"][1]) == 1.0
+    assert page.tables["evaluate"][0] == ["metric", "lstmae", "flag every row", "flag nothing"]
+    recall = metrics["point recall"]
+    assert float(recall[0]) > 0 and float(recall[1]) == 1.0
     assert any(row[0] == "parameters" for row in page.tables["model"])
 
 
