@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import BundleError
+from .errors import ArgumentError, BundleError
 from .outpath import atomic_path
 
 FORMAT_NAME = "lstmae-bundle"
@@ -45,8 +45,32 @@ def load_bundle(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
             header = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
     except Exception as exc:  # safetensors raises its own and OS errors for bad files
+        kind = _data_kind(path)
+        if kind:
+            raise ArgumentError(
+                f"MODEL {path} looks like a {kind} data file, not a model (arguments swapped?)"
+            ) from exc
         raise BundleError(f"{path}: not an lstmae model file ({_short(exc)})") from exc
     return tensors, _parse_meta(path, header)
+
+
+def _data_kind(path: Path) -> str | None:
+    """'Parquet' or 'CSV' when the file that failed to load as a model looks like data."""
+    from .reading import DELIMITERS, PARQUET_MAGIC
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    if head.startswith(PARQUET_MAGIC):
+        return "Parquet"
+    try:
+        first_line = head.decode("utf-8").lstrip("\ufeff").splitlines()[0]
+    except (UnicodeDecodeError, IndexError):
+        return None
+    text = "\0" not in first_line and first_line.isprintable()
+    return "CSV" if text and any(d in first_line for d in DELIMITERS) else None
 
 
 def _parse_meta(path: Path, header: dict) -> dict:

@@ -15,7 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from .errors import ExitStatus, LstmaeError, UsageError
+from .errors import ArgumentError, ExitStatus, LstmaeError, UsageError
 
 
 class OneLineErrors(TyperGroup):
@@ -51,7 +51,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-STATE = {"debug": False}
+STATE = {"debug": False, "quiet": False}
 
 
 class Level(str, Enum):
@@ -101,6 +101,12 @@ class Scoring(str, Enum):
     mean = "mean"
 
 
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -121,6 +127,8 @@ def handle_errors(command):
             return command(*args, **kwargs)
         except typer.Exit:
             raise
+        except ArgumentError as exc:
+            return _fail(exc, f"error: {exc}; {_usage_line()}", ExitStatus.USAGE)
         except UsageError as exc:
             return _fail(exc, f"error: {exc}", ExitStatus.USAGE)
         except LstmaeError as exc:
@@ -139,6 +147,17 @@ def handle_errors(command):
             return _fail(exc, message.splitlines()[0], ExitStatus.ERROR)
 
     return wrapper
+
+
+def _usage_line() -> str:
+    """'usage: lstmae score [OPTIONS] MODEL [DATA]' of the command running now."""
+    from typer._click.globals import get_current_context
+
+    context = get_current_context(silent=True)
+    if context is None:
+        return "see --help"
+    usage = " ".join(context.get_usage().split())
+    return usage[:1].lower() + usage[1:]
 
 
 def _fail(exc: BaseException, message: str, code: int):
@@ -181,6 +200,7 @@ def main_options(
     ] = False,
 ) -> None:
     STATE["debug"] = debug
+    STATE["quiet"] = False  # until a command's --quiet says otherwise (set_quiet)
     _show_tool_warnings()
 
 
@@ -193,6 +213,8 @@ def _show_tool_warnings() -> None:
     shown = warnings.showwarning
 
     def show(message, category, *args, **kwargs):
+        if STATE["quiet"]:  # -q: nothing but errors, on every command
+            return
         if issubclass(category, LstmaeWarning):
             err(f"warning: {message}")
         else:
@@ -217,7 +239,43 @@ TimeOpt = Annotated[
 IdOpt = Annotated[
     str | None, typer.Option("--id-column", help="Column that splits a long file into series.")
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+
+NoHeaderOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-header",
+        help="CSV without a header line: the first line is data, columns c0, c1, ... "
+        "(train and score alike, so the names match).",
+    ),
+]
+NamesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--names",
+        help="Names for the columns of a CSV without a header line (a,b,c; implies --no-header).",
+    ),
+]
+
+
+def read_header(no_header: bool, names: str | None):
+    """--no-header / --names -> how the input's first line is read (reading.Header)."""
+    from .reading import Header
+
+    return Header.from_options(no_header, names)
+
+
+def set_quiet(value: bool) -> bool:
+    """--quiet's callback: from here on warnings are dropped where they are shown."""
+    STATE["quiet"] = bool(value)
+    return value
+
+
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", callback=set_quiet, help="Nothing on stderr but errors (no warnings)."
+    ),
+]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto uses CUDA when present.")]
 
 # Threshold-method parameters (train and threshold); None means the method's default.

@@ -15,8 +15,11 @@ from .cli import (
     KOpt,
     MergeGapOpt,
     MinRowsOpt,
+    NamesOpt,
+    NoHeaderOpt,
     PotLevelOpt,
     QOpt,
+    QuietOpt,
     RiskOpt,
     RowsOpt,
     ThresholdMethod,
@@ -26,6 +29,7 @@ from .cli import (
     check_alert_rules,
     handle_errors,
     method_params,
+    read_header,
 )
 from .errors import UsageError
 
@@ -55,9 +59,12 @@ def threshold(
         str | None, typer.Option(help="fbeta: 0/1 column of DATA marking true anomalies.")
     ] = None,
     id_column: IdOpt = None,
+    no_header: NoHeaderOpt = False,
+    names: NamesOpt = None,
     dry_run: Annotated[
         bool, typer.Option(help="Print the new threshold; do not rewrite the bundle.")
     ] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Refit the threshold on DATA without retraining; rewrite MODEL atomically.
 
@@ -72,9 +79,10 @@ def threshold(
     if label_column is not None and method != ThresholdMethod.fbeta:
         raise UsageError("--label-column is only used by --method fbeta")
     resolve_params(method.value, params, labelled=label_column is not None)
+    header = read_header(no_header, names)
     detector = Detector.load(model)
     old, old_method = detector.threshold_, detector.threshold_method_
-    scores, labels = _scores_and_labels(detector, data, id_column, label_column)
+    scores, labels = _scores_and_labels(detector, data, id_column, label_column, header)
     new = detector.set_threshold_from_scores(scores, method.value, labels=labels, **params)
     typer.echo(f"old threshold: {_flag_line(old, scores, labels)}  ({old_method})")
     typer.echo(
@@ -91,18 +99,18 @@ def threshold(
     typer.echo(f"wrote {model}")
 
 
-def _scores_and_labels(detector, data: list[str], id_column, label_column):
+def _scores_and_labels(detector, data: list[str], id_column, label_column, header=None):
     """Row scores of every file of DATA (and their 0/1 labels when a label column is given)."""
     import numpy as np
 
     from .data import require_columns
     from .metrics import binary_labels
-    from .reading import read_frame, source_name
+    from .reading import HEADER, read_frame, source_name
 
     keep = [label_column] if label_column else []
     scores, labels = [], []
     for path in data:
-        name, frame = source_name(path), read_frame(path)
+        name, frame = source_name(path), read_frame(path, header or HEADER)
         require_columns(frame, keep, name)
         scored = detector.score_frame(frame, name, keep=keep, id_column=id_column)
         scores.append(scored["score"].to_numpy())
@@ -138,6 +146,8 @@ def evaluate(
     label_column: Annotated[str, typer.Option(help="0/1 column marking true anomalies.")],
     id_column: IdOpt = None,
     time_column: TimeOpt = None,
+    no_header: NoHeaderOpt = False,
+    names: NamesOpt = None,
     threshold: Annotated[
         float | None, typer.Option(help="Evaluate this threshold instead of the bundle's.")
     ] = None,
@@ -146,6 +156,7 @@ def evaluate(
     ] = ReportFormat.table,
     merge_gap: MergeGapOpt = None,
     min_rows: MinRowsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Detection metrics of MODEL on labelled DATA, beside the flag-all / flag-none baselines.
 
@@ -153,7 +164,6 @@ def evaluate(
     is optimistic and not comparable with point F1.
     """
     import json
-    import math
 
     from .data import require_columns
     from .detector import Detector
@@ -161,10 +171,11 @@ def evaluate(
     from .reading import read_frame, source_name
 
     check_alert_rules(merge_gap, min_rows)
+    header = read_header(no_header, names)
     detector = Detector.load(model)
     if threshold is not None:
         detector.threshold_ = threshold
-    name, frame = source_name(data), read_frame(data)
+    name, frame = source_name(data), read_frame(data, header)
     require_columns(frame, [label_column], name)
     columns = (label_column, id_column, time_column, merge_gap, min_rows)
     scored, groups = _scored_in_series_order(detector, frame, name, *columns)
@@ -173,13 +184,19 @@ def evaluate(
     report = evaluate_all(labels, scores, detector.threshold_, groups, flags)
     report["lstmae"]["threshold"] = detector.threshold_
     if fmt == ReportFormat.json:
-        clean = {
-            column: {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in m.items()}
-            for column, m in report.items()
-        }
+        clean = {column: {k: _json_number(v) for k, v in m.items()} for column, m in report.items()}
         typer.echo(json.dumps(clean, indent=2))
         return
     _print_report(report)
+
+
+def _json_number(value):
+    """Floats to six significant digits (NaN: null), as `score` writes scores."""
+    import math
+
+    if not isinstance(value, float):
+        return value
+    return None if math.isnan(value) else float(f"{value:.6g}")
 
 
 def _scored_in_series_order(
@@ -202,12 +219,12 @@ def _print_report(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .metrics import METRIC_LABELS
+    from .metrics import EVALUATE_COLUMNS, METRIC_LABELS
 
     ours = report["lstmae"]
     table = Table(title=f"Detection metrics (threshold {ours['threshold']:.6g})")
     table.add_column("metric")
-    for column in ("lstmae", "flag every row", "flag nothing"):
+    for column in EVALUATE_COLUMNS:
         table.add_column(column, justify="right")
     for key, label in METRIC_LABELS.items():
         cells = [_cell(result.get(key)) for result in report.values()]

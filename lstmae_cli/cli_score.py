@@ -16,12 +16,16 @@ from .cli import (
     Level,
     MergeGapOpt,
     MinRowsOpt,
+    NamesOpt,
+    NoHeaderOpt,
+    Precision,
     QuietOpt,
     TimeOpt,
     app,
     check_alert_rules,
     err,
     handle_errors,
+    read_header,
     split_list,
 )
 from .errors import ExitStatus, LstmaeError, UsageError
@@ -50,6 +54,8 @@ def score(
     ] = None,
     id_column: IdOpt = None,
     time_column: TimeOpt = None,
+    no_header: NoHeaderOpt = False,
+    names: NamesOpt = None,
     chunk_rows: Annotated[int, typer.Option(help="Rows read per chunk.")] = 100_000,
     merge_gap: MergeGapOpt = None,
     min_rows: MinRowsOpt = None,
@@ -67,22 +73,32 @@ def score(
     ] = False,
     device: DeviceOpt = Device.auto,
     precision: Annotated[
-        str, typer.Option(help="fp32, or bf16 (faster on CPUs with AVX512-BF16 / AMX).")
-    ] = "fp32",
+        Precision,
+        typer.Option(
+            help="fp32; bf16 (faster on CPUs with AVX512-BF16 / AMX, and on GPUs); "
+            "auto: bf16 where it runs natively, else fp32."
+        ),
+    ] = Precision.fp32,
     quiet: QuietOpt = False,
 ) -> None:
     """Score DATA with MODEL; write row, window or event results to stdout or --output."""
     from .detector import Detector
     from .levels import Tally, at_level
-    from .output import write_frames
-    from .reading import read_frames, source_name
+    from .output import readable, write_frames
+    from .reading import read_frames, source_name, stdin_is_terminal
 
     if chunk_rows < 1:
         raise UsageError("--chunk-rows must be at least 1")
     check_alert_rules(merge_gap, min_rows)
+    header = read_header(no_header, names)
+    if data == "-" and stdin_is_terminal():
+        raise UsageError(
+            "no DATA: give a file (lstmae score MODEL data.csv) or pipe data in "
+            "(... | lstmae score MODEL); stdin is a terminal"
+        )
     detector = Detector.load(model)
     detector.params.device = device.value
-    detector.params.precision = precision
+    detector.params.precision = precision.value
     if threshold is not None:
         detector.threshold_ = threshold
     if p_values:
@@ -92,8 +108,10 @@ def score(
     name = source_name(data)
     keep = split_list(keep_columns) or []
     scorer = detector.stream_scorer(name, keep, id_column, time_column, merge_gap, min_rows)
-    rows = scorer.run(read_frames(data, chunk_rows))
+    rows = scorer.run(read_frames(data, chunk_rows, header))
     results = at_level(rows, scorer, level.value, tally, only_anomalies)
+    if fmt != Format.parquet:  # text: scores to six significant digits, input columns as read
+        results = (readable(frame, scorer.passthrough) for frame in results)
     write_frames(results, fmt.value, output)
     seconds = time.perf_counter() - began
     if not quiet:

@@ -18,6 +18,8 @@ from .cli import (
     IdOpt,
     KOpt,
     Missing,
+    NamesOpt,
+    NoHeaderOpt,
     PotLevelOpt,
     QOpt,
     QuietOpt,
@@ -32,6 +34,7 @@ from .cli import (
     err,
     handle_errors,
     method_params,
+    read_header,
     split_list,
 )
 from .params import DetectorParams as Defaults
@@ -58,6 +61,8 @@ def train(
     exclude_columns: ExcludeOpt = None,
     time_column: TimeOpt = None,
     id_column: IdOpt = None,
+    no_header: NoHeaderOpt = False,
+    names: NamesOpt = None,
     seq_len: Annotated[int, typer.Option(help="Rows per window.")] = Defaults.seq_len,
     stride: Annotated[int, typer.Option(help="Rows between training windows.")] = Defaults.stride,
     score_stride: Annotated[
@@ -167,6 +172,7 @@ def train(
     from .thresholds import resolve_params
     from .train import resolve_device
 
+    header = read_header(no_header, names)
     threshold_params = method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha)
     resolve_params(threshold_method.value, threshold_params)  # usage errors before training
     detector = Detector(
@@ -198,7 +204,8 @@ def train(
         from .plot import check_figure_path
 
         check_figure_path(plot_history)  # before training, not after
-    tables = [(source_name(path), read_frame(path)) for path in data]
+    tables = [(source_name(path), read_frame(path, header)) for path in data]
+    _refuse_empty_ids(tables, id_column)
     _check_held_out_size(tables, val_fraction, threshold_method.value, threshold_params)
     quiet = _quiet_other_ranks(quiet)
     try:
@@ -217,6 +224,7 @@ def train(
             )
     except KeyboardInterrupt as exc:
         raise KeyboardInterrupt(interrupted_note(checkpoint)) from exc
+    _warn_missing(tables, detector)
     if not distributed.is_main():
         return  # rank 0 writes the model (and the figure) and reports
     detector.save(output)
@@ -247,6 +255,27 @@ def _quiet_other_ranks(quiet: bool) -> bool:
         return quiet
     warnings.filterwarnings("ignore", category=LstmaeWarning)
     return True
+
+
+def _refuse_empty_ids(tables, id_column: str | None) -> None:
+    """Before training: a row without a series id is an error naming its file."""
+    from .data import refuse_empty_ids, require_columns
+
+    if id_column is not None:
+        for name, frame in tables:
+            require_columns(frame, [id_column], name)
+            refuse_empty_ids(frame, id_column, name)
+
+
+def _warn_missing(tables, detector) -> None:
+    """Once per run: how many feature values of the training data were treated as missing."""
+    from .data import MissingTally
+
+    tally = MissingTally(detector.roles_.features)
+    for _, frame in tables:
+        tally.add(frame)
+    name = tables[0][0] if len(tables) == 1 else f"training data ({len(tables)} files)"
+    tally.warn(name, detector.params.missing)
 
 
 def _check_held_out_size(tables, val_fraction: float, method: str, params: dict) -> None:

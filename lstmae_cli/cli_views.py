@@ -7,7 +7,19 @@ from typing import Annotated
 
 import typer
 
-from .cli import IdOpt, MergeGapOpt, MinRowsOpt, app, check_alert_rules, err, handle_errors
+from .cli import (
+    IdOpt,
+    MergeGapOpt,
+    MinRowsOpt,
+    NamesOpt,
+    NoHeaderOpt,
+    QuietOpt,
+    app,
+    check_alert_rules,
+    err,
+    handle_errors,
+    read_header,
+)
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
@@ -114,10 +126,10 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
 
 
 # --------------------------------------------------------------------------- plot, report
-def _scored(model, data, label_column, id_column, series, start, end, max_features, alerts):
+def _scored(model, data, label_column, id_column, series, start, end, max_features, alerts, header):
     """Load, score, pick the series and zoom -> (detector, all rows, id, time, view).
 
-    alerts: (merge_gap, min_rows) as `score` takes them."""
+    alerts: (merge_gap, min_rows) as `score` takes them; header: reading.Header."""
     from .data import require_columns
     from .detector import Detector
     from .plot import make_view, one_series, score_rows, zoom
@@ -126,9 +138,12 @@ def _scored(model, data, label_column, id_column, series, start, end, max_featur
     check_alert_rules(*alerts)
     detector = Detector.load(model)
     name = source_name(data)
-    frame = read_frame(data)
+    frame = read_frame(data, header)
     if label_column:
+        from .metrics import binary_labels
+
         require_columns(frame, [label_column], name)
+        binary_labels(frame[label_column], label_column)  # a text column: refused before scoring
     columns = (label_column, id_column, alerts)
     rows, id_column, time_column = score_rows(detector, frame, name, *columns)
     shown = zoom(one_series(rows, id_column, series), time_column, start, end)
@@ -154,6 +169,8 @@ def plot(
     ],
     label_column: LabelOpt = None,
     id_column: IdOpt = None,
+    no_header: NoHeaderOpt = False,
+    names: NamesOpt = None,
     series: SeriesOpt = None,
     max_features: MaxFeaturesOpt = 8,
     start: StartOpt = None,
@@ -162,6 +179,7 @@ def plot(
     dpi: Annotated[int, typer.Option(help="Pixels per inch (PNG).")] = 100,
     merge_gap: MergeGapOpt = None,
     min_rows: MinRowsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Each feature with flagged spans, the row score with the threshold, a per-feature error
     heatmap; true anomalies marked with --label-column."""
@@ -171,9 +189,10 @@ def plot(
     if width < 2 or not 20 <= dpi <= 600:
         raise UsageError("--width must be at least 2 and --dpi between 20 and 600")
     shown = (series, start, end, max_features, (merge_gap, min_rows))
-    *_, view = _scored(model, data, label_column, id_column, *shown)
+    *_, view = _scored(model, data, label_column, id_column, *shown, read_header(no_header, names))
     save_figure(plot_view(view, width), output, dpi)
-    err(f"wrote {output}")
+    if not quiet:
+        err(f"wrote {output}")
 
 
 @app.command()
@@ -184,10 +203,13 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")],
     label_column: LabelOpt = None,
     id_column: IdOpt = None,
+    no_header: NoHeaderOpt = False,
+    names: NamesOpt = None,
     series: SeriesOpt = None,
     max_features: MaxFeaturesOpt = 8,
     merge_gap: MergeGapOpt = None,
     min_rows: MinRowsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """One self-contained HTML page: plot, events with their top features, score distribution
     (held-out normal vs this data) and, with --label-column, the evaluate table."""
@@ -196,7 +218,7 @@ def report(
     from .report import ReportInput, build_report, write_report
 
     shown = (series, None, None, max_features, (merge_gap, min_rows))
-    scored = _scored(model, data, label_column, id_column, *shown)
+    scored = _scored(model, data, label_column, id_column, *shown, read_header(no_header, names))
     detector, rows, id_column, time_column, view = scored
     _, meta = load_bundle(model)
     page = build_report(
@@ -213,4 +235,5 @@ def report(
         )  # fmt: skip
     )
     write_report(output, page)
-    err(f"wrote {output}")
+    if not quiet:
+        err(f"wrote {output}")

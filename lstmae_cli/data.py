@@ -211,11 +211,69 @@ class MissingFiller:
         return result
 
 
-def split_series(frame: pd.DataFrame, roles: ColumnRoles) -> list[tuple[str, pd.DataFrame]]:
-    """One frame per series id (all rows when there is no id column), each in time order."""
+class MissingTally:
+    """Counts, per feature, the values a run treated as missing: empty, NaN or +-inf."""
+
+    def __init__(self, features: list[str]) -> None:
+        self.features = features
+        self.missing = np.zeros(len(features), dtype=np.int64)  # (features,)
+        self.infinite = np.zeros(len(features), dtype=np.int64)  # (features,) of them +-inf
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Count the feature columns of `frame` (already checked numeric by feature_matrix)."""
+        for i, feature in enumerate(self.features):
+            column = frame[feature]
+            if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+                column = pd.to_numeric(column, errors="coerce")
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+            infinite = int(np.isinf(values).sum())
+            self.missing[i] += int(np.isnan(values).sum()) + infinite
+            self.infinite[i] += infinite
+
+    def warn(self, name: str, policy: str) -> None:
+        """One warning naming the counts per feature, if anything was missing."""
+        total = int(self.missing.sum())
+        if total == 0:
+            return
+        counts = [
+            f"{feature} {n}" + (f" ({k} inf)" if k else "")
+            for feature, n, k in zip(self.features, self.missing, self.infinite, strict=True)
+            if n
+        ]
+        how = {
+            "mask": "filled for the network, left out of the loss and the row score",
+            "ffill": "filled with the last value",
+            "interpolate": "interpolated",
+        }.get(policy, "filled")
+        warnings.warn(
+            LstmaeWarning(
+                f"{name}: {total} missing or non-finite value(s) treated as missing "
+                f"(--missing {policy}: {how}): {', '.join(counts)}"
+            ),
+            stacklevel=2,
+        )
+
+
+def refuse_empty_ids(frame: pd.DataFrame, id_column: str, name: str, first_row: int = 0) -> None:
+    """Rows without a series id belong to no series: a one-line error, never dropped."""
+    empty = frame[id_column].isna().to_numpy()
+    if empty.any():
+        row = row_number(frame.index, int(np.flatnonzero(empty)[0]), first_row)
+        raise InputError(
+            f"{name}: {int(empty.sum())} row(s) with an empty '{id_column}' (first at row "
+            f"{row}); every row needs a series id: fill it in or drop those rows"
+        )
+
+
+def split_series(
+    frame: pd.DataFrame, roles: ColumnRoles, name: str = "data"
+) -> list[tuple[str, pd.DataFrame]]:
+    """One frame per series id (all rows when there is no id column), each in time order;
+    a row with an empty id is an error."""
     if roles.id is None:
         groups = [("", frame)]
     else:
+        refuse_empty_ids(frame, roles.id, name)
         groups = [(str(key), part) for key, part in frame.groupby(roles.id, sort=False)]
     if roles.time is not None:
         groups = [(key, sort_by_time(part, roles.time)) for key, part in groups]

@@ -29,5 +29,10 @@ class UsageError(LstmaeError):
     """Options that contradict each other or are out of range (exit 2)."""
 
 
+class ArgumentError(UsageError):
+    """A usage error the CLI shows with the command's usage line (an argument in the wrong
+    place: a data file given as MODEL)."""
+
+
 class LstmaeWarning(UserWarning):
     """Something the user should know that does not stop the run (one line on stderr)."""

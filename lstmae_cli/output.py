@@ -7,8 +7,10 @@ directly, frame by frame (outpath.py).
 
 from __future__ import annotations
 
+import json
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -19,6 +21,50 @@ from .errors import LstmaeError, UsageError
 from .outpath import atomic_path
 
 FORMATS = ("csv", "jsonl", "parquet")
+SIGNIFICANT_DIGITS = 6  # of the scores in CSV / JSONL output
+# p_value stays exact: it is compared with an alpha (p_value <= 0.1), and is a count ratio
+SCORE_COLUMNS = frozenset(("score", "threshold", "peak_score", "mean_score"))
+EXACT_POWERS = 22  # 10.0 ** k is exact for k <= 22
+
+
+def significant(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
+    """float64 values rounded to `digits` significant digits, so that they print short
+    (4128014.5522781904 -> 4128010.0, a float32 0.12345679 -> 0.123457); NaN, inf and 0
+    are kept."""
+    x = np.asarray(values, dtype=np.float64)
+    out = x.copy()
+    finite = np.flatnonzero(np.isfinite(x) & (x != 0))
+    if not finite.size:
+        return out
+    v = x[finite]
+    shift = digits - 1 - np.floor(np.log10(np.abs(v))).astype(np.int64)  # (n,)
+    rounded = np.empty_like(v)
+    up = (shift >= 0) & (shift <= EXACT_POWERS)  # integer / exact power of ten: nearest double
+    down = (shift < 0) & (shift >= -EXACT_POWERS)
+    rounded[up] = np.round(v[up] * 10.0 ** shift[up]) / 10.0 ** shift[up]
+    rounded[down] = np.round(v[down] / 10.0 ** -shift[down]) * 10.0 ** -shift[down]
+    rest = ~(up | down)  # extremely small or large: rare, by text
+    rounded[rest] = [float(f"{value:.{digits}g}") for value in v[rest]]
+    out[finite] = rounded
+    return out
+
+
+def readable(frame: pd.DataFrame, exact: Collection[str] = ()) -> pd.DataFrame:
+    """The score columns of an output frame (score, threshold, peak_score, mean_score,
+    err_*) to SIGNIFICANT_DIGITS significant digits; the columns in `exact`
+    (passed through from the input) and all others as they are."""
+    columns = {
+        c: significant(frame[c].to_numpy())
+        for c in frame.columns
+        if (c in SCORE_COLUMNS or str(c).startswith("err_"))
+        and c not in exact
+        and frame[c].dtype.kind == "f"
+    }
+    if not columns:
+        return frame
+    frame = frame.assign(**columns)
+    frame.attrs["short_floats"] = list(columns)  # JSONL: written as shortest text (_jsonl)
+    return frame
 
 
 def write_frames(frames: Iterable[pd.DataFrame], fmt: str, output: str | None) -> int:
@@ -42,14 +88,33 @@ def _write_text(frames: Iterable[pd.DataFrame], fmt: str, handle: TextIO) -> int
         if fmt == "csv":
             _write_csv(frame, header, handle)
         elif len(frame):
-            text = frame.to_json(
-                orient="records", lines=True, date_format="iso", double_precision=15
-            )
+            text = _jsonl(frame)
             handle.write(text if text.endswith("\n") else text + "\n")
         header = False
         rows += len(frame)
         handle.flush()
     return rows
+
+
+def _jsonl(frame: pd.DataFrame) -> str:
+    """JSON lines; the columns `readable` rounded as their shortest text (8.15829, where
+    pandas would write 8.158289999999999), the others as pandas writes them."""
+    short = [c for c in frame.attrs.get("short_floats", ()) if c in frame.columns]
+    if short:
+        frame = frame.assign(**{c: _shortest_text(frame[c]) for c in short})
+    text = frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15)
+    if not short:
+        return text
+    keys = "|".join(re.escape(json.dumps(str(c))) for c in short)
+    return re.sub(f'([{{,])({keys}):"([^"]*)"', r"\1\2:\3", text)  # "score":"8.1" -> 8.1
+
+
+def _shortest_text(column: pd.Series) -> pd.Series:
+    """float64 -> the shortest text that reads back as the same number; NaN, inf -> None."""
+    values = column.to_numpy(dtype=np.float64)
+    text = values.astype(str).astype(object)
+    text[~np.isfinite(values)] = None
+    return pd.Series(text, index=column.index)
 
 
 def _write_csv(frame: pd.DataFrame, header: bool, handle: TextIO) -> None:

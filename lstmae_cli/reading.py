@@ -5,20 +5,66 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, UsageError
 
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", ";", "\t")
 SNIFF_BYTES = 64 * 1024
 
 
+@dataclass(frozen=True)
+class Header:
+    """How a CSV's first line is read: column names (the default), or data (`--no-header`),
+    the columns then named `names` (`--names a,b,c`) or c0, c1, ..."""
+
+    present: bool = True
+    names: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_options(cls, no_header: bool = False, names: str | None = None) -> Header:
+        """--no-header / --names -> a Header; --names implies --no-header."""
+        if names is None:
+            return cls(present=not no_header)
+        listed = tuple(n.strip() for n in names.split(","))
+        if not all(listed):
+            raise UsageError(f"--names {names!r}: an empty name")
+        duplicated = sorted({n for n in listed if listed.count(n) > 1})
+        if duplicated:
+            raise UsageError(f"--names: duplicate name(s) {', '.join(duplicated)}")
+        return cls(present=False, names=listed)
+
+    def columns(self, head: bytes, sep: str, name: str) -> list[str] | None:
+        """The column names of a headerless CSV whose first bytes are `head`; None: read
+        them from its first line."""
+        if self.present:
+            return None
+        fields = len(_first_fields(head, sep))
+        if self.names is None:
+            return [f"c{i}" for i in range(fields)]
+        if len(self.names) != fields:
+            raise InputError(f"{name}: --names gives {len(self.names)} names for {fields} columns")
+        return list(self.names)
+
+
+HEADER = Header()
+
+
 def source_name(source: str | Path) -> str:
     return "<stdin>" if str(source) == "-" else str(source)
+
+
+def stdin_is_terminal() -> bool:
+    """Whether stdin is a terminal: reading it would wait for someone to type."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed
+        return False
 
 
 def _open_binary(source: str | Path) -> BinaryIO:
@@ -49,7 +95,9 @@ def sniff_delimiter(head: bytes) -> str:
     return best if counts[best] > 0 else ","
 
 
-def read_frames(source: str | Path, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+def read_frames(
+    source: str | Path, chunk_rows: int | None = None, header: Header = HEADER
+) -> Iterator[pd.DataFrame]:
     """Yield the table in `source` (a path or "-") as frames of at most `chunk_rows` rows."""
     name = source_name(source)
     handle = _open_binary(source)
@@ -58,12 +106,17 @@ def read_frames(source: str | Path, chunk_rows: int | None = None) -> Iterator[p
         if not head.strip():
             raise InputError(f"{name}: file is empty")
         if head.startswith(PARQUET_MAGIC):
+            if not header.present:
+                raise UsageError(f"{name}: Parquet names its columns; --no-header is for CSV")
             frames = _read_parquet(handle, name, chunk_rows)
         else:
             _refuse_binary(head, name)
             sep = sniff_delimiter(head)
-            _refuse_duplicate_names(head, sep, name)
-            frames = _read_csv(handle, name, sep, chunk_rows, source)
+            names = header.columns(head, sep, name)
+            if names is None:
+                _refuse_numeric_header(head, sep, name)
+                _refuse_duplicate_names(head, sep, name)
+            frames = _read_csv(handle, name, sep, chunk_rows, source, names)
         yield from _numbered(frames, name)
     finally:
         if handle is not sys.stdin.buffer:
@@ -89,34 +142,61 @@ def _refuse_binary(head: bytes, name: str) -> None:
         raise InputError(f"{name}: binary data, not a CSV or Parquet file")
 
 
-def _refuse_duplicate_names(head: bytes, sep: str, name: str) -> None:
-    """Two columns with one name would be told apart by position only: refuse them."""
+def _first_fields(head: bytes, sep: str) -> list[str]:
+    """The fields of the first line, stripped."""
     import csv
 
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
-    lines = text.splitlines()
-    header = next(csv.reader(lines[:1], delimiter=sep), [])
-    names = [c.strip() for c in header]
+    return [c.strip() for c in next(csv.reader(text.splitlines()[:1], delimiter=sep), [])]
+
+
+def _refuse_numeric_header(head: bytes, sep: str, name: str) -> None:
+    """A header line of numbers only is the first data row of a file without a header."""
+    from .data import _looks_like_dates
+
+    fields = _first_fields(head, sep)
+    numbers = pd.to_numeric(pd.Series(fields, dtype=object), errors="coerce").notna()
+    if not fields or not all(fields) or not numbers.any():
+        return
+    others = [f for f, number in zip(fields, numbers, strict=True) if not number]
+    if not others or _looks_like_dates(pd.Series(others, dtype=object)):  # a time, numbers
+        raise InputError(
+            f"{name}: the first line looks like data, not column names: "
+            "use --no-header (columns c0, c1, ...) or --names a,b,c"
+        )
+
+
+def _refuse_duplicate_names(head: bytes, sep: str, name: str) -> None:
+    """Two columns with one name would be told apart by position only: refuse them."""
+    names = _first_fields(head, sep)
     duplicated = sorted({c for c in names if names.count(c) > 1})
     if duplicated:
         raise InputError(f"{name}: duplicate column name(s) {', '.join(map(repr, duplicated))}")
 
 
-def read_frame(source: str | Path) -> pd.DataFrame:
+def read_frame(source: str | Path, header: Header = HEADER) -> pd.DataFrame:
     """The whole table in `source` as one frame."""
-    frames = list(read_frames(source))
+    frames = list(read_frames(source, header=header))
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _read_csv(
-    handle: BinaryIO, name: str, sep: str, chunk_rows: int | None, source: str | Path = "-"
+    handle: BinaryIO,
+    name: str,
+    sep: str,
+    chunk_rows: int | None,
+    source: str | Path = "-",
+    names: list[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
+    """names: the columns of a file without a header line; None: its first line names them."""
     from .pipe_reader import is_pipe, read_pipe_csv
 
     options = {"encoding": "utf-8-sig", "low_memory": False}
+    if names is not None:
+        options |= {"header": None, "names": names}
     try:
         if chunk_rows is not None and is_pipe(handle):  # rows go on as soon as they arrive
-            chunks = read_pipe_csv(handle, sep, chunk_rows, options)
+            chunks = read_pipe_csv(handle, sep, chunk_rows, options, names is None)
         else:
             reader = pd.read_csv(handle, sep=sep, chunksize=chunk_rows, **options)
             chunks = [reader] if chunk_rows is None else reader

@@ -11,8 +11,10 @@ import pandas as pd
 
 from .data import (
     MissingFiller,
+    MissingTally,
     detect_time_column,
     feature_matrix,
+    refuse_empty_ids,
     require_columns,
     row_number,
     sort_by_time,
@@ -70,7 +72,9 @@ class StreamScorer:
         self.states: dict[str, SeriesState] = {}
         self.rows_read = 0
         self.passthrough: list[str] = []
-        self.range_warned = False  # the out-of-range warning is given once per run
+        # warned about once per run, at its end: values out of range, values missing
+        self.out_of_range = RangeTally()
+        self.missing = MissingTally(self.features)
 
     def run(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for number, chunk in enumerate(chunks):
@@ -89,6 +93,8 @@ class StreamScorer:
             for frame in (last, held):  # the alert filter may hold every row of the last one
                 if frame is not None and len(frame):
                     yield frame
+        self.missing.warn(self.name, self.detector.params.missing)
+        self.out_of_range.warn(self.name)
 
     def _plan_columns(self, chunk: pd.DataFrame) -> None:
         """Decide the id / time / kept columns from the model's roles and the first chunk."""
@@ -110,9 +116,11 @@ class StreamScorer:
             state = self._state(key)
             values = feature_matrix(part, self.features, self.name, first_row)  # (rows, F)
             missing = np.isnan(values)  # (rows, F), before filling
+            if missing.any():
+                self.missing.add(part)
             scaled = self.detector.scaler_.transform(state.filler(values))
             extra = guard_columns(self.detector, missing, scaled)
-            self.range_warned |= warn_out_of_range(state.label, extra, part, self.range_warned)
+            self.out_of_range.add(state.label, extra, part)
             state.pending.append(part[self.passthrough].assign(**extra))
             errors = state.scorer.push(scaled)
             if len(errors):
@@ -121,6 +129,8 @@ class StreamScorer:
                     yield frame
 
     def _groups(self, chunk: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+        if self.id_column is not None:
+            refuse_empty_ids(chunk, self.id_column, self.name)
         groups = (
             [("", chunk)]
             if self.id_column is None
@@ -225,19 +235,41 @@ def out_of_range(
     return flags
 
 
-def warn_out_of_range(label: str, extra: dict, part: pd.DataFrame, warned: bool) -> bool:
-    """Warn (once) about the first row with features far outside the training range."""
-    flags = extra.get("out_of_range")
-    if warned or flags is None or not (flags != "").any():
-        return False
-    position = int(np.flatnonzero(flags != "")[0])
-    message = (
-        f"{label}: row {row_number(part.index, position)}: {flags[position]} more than "
-        f"{RANGE_MARGIN:g} scaled units outside the training range; scores there mean little "
-        f"({int((flags != '').sum())} such rows in this chunk; see the out_of_range column)"
-    )
-    warnings.warn(LstmaeWarning(message), stacklevel=2)
-    return True
+class RangeTally:
+    """Rows with features far outside the training range: counted over a run, then one
+    warning naming how many, the first one and the features involved."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.first: tuple[str, int, str] | None = None  # (series, row, features) of the first
+        self.features: dict[str, None] = {}  # every feature out of range, in order met
+
+    def add(self, label: str, extra: dict, part: pd.DataFrame) -> None:
+        flags = extra.get("out_of_range")
+        if flags is None:
+            return
+        beyond = np.flatnonzero(flags != "")
+        if not beyond.size:
+            return
+        self.rows += beyond.size
+        if self.first is None:
+            position = int(beyond[0])
+            self.first = (label, row_number(part.index, position), flags[position])
+        for position in beyond:
+            self.features |= dict.fromkeys(flags[position].split(";"))
+
+    def warn(self, name: str) -> None:
+        if self.first is None:
+            return
+        label, row, features = self.first
+        where = f"row {row}" if label == name else f"{label} row {row}"
+        message = (
+            f"{name}: {self.rows} row(s) with values far outside anything seen in training, "
+            f"itself a sign of an anomaly (more than {RANGE_MARGIN:g} scaled units beyond the "
+            f"training range in {', '.join(self.features)}; first at {where}: {features}); "
+            "see the out_of_range column"
+        )
+        warnings.warn(LstmaeWarning(message), stacklevel=2)
 
 
 def pop_missing(frame: pd.DataFrame, features: list[str]) -> tuple[pd.DataFrame, np.ndarray | None]:

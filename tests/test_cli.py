@@ -127,7 +127,7 @@ def test_evaluate_reports_baselines(tiny_model, small_frame, tmp_path):
     [
         (["score", "MODEL", "missing.csv"], 1, "no such file"),
         (["score", "nope.safetensors", "DATA"], 1, "no such model file"),
-        (["score", "DATA", "DATA"], 1, "not an lstmae model file"),
+        (["score", "DATA", "DATA"], 2, "looks like a CSV data file, not a model"),
         (["train", "DATA", "-o", "x.safetensors", "--seq-len", "0"], 2, "--seq-len"),
         (["train", "DATA", "-o", "no/such/dir/m.safetensors"], 1, "does not exist"),
         (["score", "MODEL", "DATA", "--level", "bogus"], 2, "bogus"),

@@ -112,6 +112,10 @@ def test_export_errors_are_one_line(tmp_path, tiny_model, args, code, text):
 
 def test_export_of_a_non_model_is_an_error(tmp_path, small_csv):
     result = runner.invoke(app, ["export", str(small_csv), "-o", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 2 and "looks like a CSV data file" in result.stderr  # swapped?
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)))
+    result = runner.invoke(app, ["export", str(garbage), "-o", str(tmp_path / "m.onnx")])
     assert result.exit_code == 1 and "not an lstmae model file" in result.stderr
     assert not (tmp_path / "m.onnx").exists()
 

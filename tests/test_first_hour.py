@@ -1,11 +1,406 @@
-"""Issue 17: the rough edges a new user hits in the first hour, and bugs found by review."""
+"""Issue 17, the first hour: -q, the out-of-range and missing-value warnings, headerless
+files, a terminal on stdin, swapped arguments, readable numbers, the report, --precision,
+empty series ids and the dependency floors."""
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from lstmae_cli.cli import app
+from lstmae_cli.errors import InputError
+
+from .conftest import make_frame
+
+runner = CliRunner()
+TINY = ["--seq-len", "16", "--hidden", "8", "--epochs", "2", "--batch-size", "64"]
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, input: str | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def warnings_in(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("lstmae: warning:")]
+
+
+def one_error_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lstmae: error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def drift_csv(tmp_path_factory, small_frame) -> Path:
+    """small_frame with f1 far out of range in rows 100-104 and f0 in row 400."""
+    frame = small_frame.copy()
+    frame.loc[100:104, "f1"] += 50.0
+    frame.loc[400, "f0"] -= 80.0
+    path = tmp_path_factory.mktemp("drift") / "drift.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+# --------------------------------------------------------------------------- --quiet
+def test_quiet_silences_the_out_of_range_warning_of_score(tiny_model, drift_csv):
+    result = run("score", tiny_model, drift_csv, "--fail-on-anomaly", "-q")
+    assert result.exit_code in (0, 3), result.output
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["evaluate", "{model}", "{data}", "--label-column", "anomaly"],
+        ["threshold", "{model}", "{data}", "--dry-run"],
+        ["plot", "{model}", "{data}", "-o", "{out}.png"],
+        ["report", "{model}", "{data}", "-o", "{out}.html"],
+    ],
+)
+def test_quiet_on_every_command_that_reads_data(tmp_path, tiny_model, small_frame, command):
+    frame = small_frame.copy()
+    frame.loc[100:104, "f1"] += 50.0
+    frame["anomaly"] = 0
+    data = tmp_path / "drift.csv"
+    frame.to_csv(data, index=False)
+    values = {"model": tiny_model, "data": data, "out": tmp_path / "out"}
+    args = [part.format(**values) for part in command]
+    loud = run(*args)
+    assert loud.exit_code == 0, loud.output
+    assert len(warnings_in(loud.stderr)) == 1, loud.stderr
+    quiet = run(*args, "-q")
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == ""
+
+
+def test_quiet_train_prints_no_warning(tmp_path, small_frame):
+    data = tmp_path / "labelled.csv"
+    small_frame.assign(anomaly=0).to_csv(data, index=False)  # a label-like feature: warned
+    loud = run("train", data, "-o", tmp_path / "a.safetensors", *TINY)
+    assert loud.exit_code == 0, loud.output
+    assert any("looks like a label" in w for w in warnings_in(loud.stderr))
+    quiet = run("train", data, "-o", tmp_path / "b.safetensors", *TINY, "-q")
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == ""
+
+
+# ------------------------------------------------------------ the out-of-range warning
+def test_out_of_range_warning_supports_the_finding_once_with_the_count(tiny_model, drift_csv):
+    result = run("score", tiny_model, drift_csv, "--chunk-rows", "64")  # 2 chunks with drift
+    assert result.exit_code == 0, result.output
+    (warning,) = warnings_in(result.stderr)
+    assert "6 row(s) with values far outside anything seen in training" in warning
+    assert "itself a sign of an anomaly" in warning and "mean little" not in warning
+    assert "in f1, f0" in warning and "first at row 101: f1" in warning
+
+
+# --------------------------------------------------------------- non-finite and missing
+def test_missing_and_infinite_values_are_counted_once_per_run(tmp_path, tiny_model, small_frame):
+    frame = small_frame.copy()
+    frame.loc[[10, 300], "f1"] = np.inf
+    frame.loc[20, "f1"] = -np.inf
+    frame.loc[[30, 40], "f2"] = np.nan
+    data = tmp_path / "gaps.csv"
+    frame.to_csv(data, index=False)
+    scored = run("score", tiny_model, data, "--chunk-rows", "100")
+    assert scored.exit_code == 0, scored.output
+    (warning,) = warnings_in(scored.stderr)
+    assert "5 missing or non-finite value(s) treated as missing (--missing mask" in warning
+    assert warning.endswith("f1 3 (3 inf), f2 2")
+    trained = run("train", data, "-o", tmp_path / "m.safetensors", *TINY)
+    assert trained.exit_code == 0, trained.output
+    (warning,) = [w for w in warnings_in(trained.stderr) if "treated as missing" in w]
+    assert "gaps.csv: 5 missing or non-finite" in warning and "f1 3 (3 inf)" in warning
+    assert run("score", tiny_model, data, "-q").stderr == ""
+
+
+# ------------------------------------------------------------------- headerless files
+def headerless(tmp_path: Path, frame: pd.DataFrame, name: str = "raw.csv") -> Path:
+    path = tmp_path / name
+    frame.to_csv(path, index=False, header=False)
+    return path
+
+
+def test_a_numeric_first_line_is_refused_with_a_hint(tmp_path, tiny_model, small_frame):
+    numbers = headerless(tmp_path, small_frame[["f0", "f1", "f2"]])
+    timed = headerless(tmp_path, small_frame, "timed.csv")  # a time column, then numbers
+    for data in (numbers, timed):
+        for args in (["score", tiny_model, data], ["train", data, "-o", tmp_path / "m"]):
+            result = run(*args)
+            assert result.exit_code == 1
+            line = one_error_line(result)
+            assert "the first line looks like data" in line and "use --no-header" in line
+
+
+def test_no_header_names_round_trip_between_train_and_score(tmp_path, small_frame):
+    data = headerless(tmp_path, small_frame[["f0", "f1", "f2"]])
+    model = tmp_path / "m.safetensors"
+    trained = run("train", data, "-o", model, "--no-header", *TINY, "-q")
+    assert trained.exit_code == 0, trained.output
+    info = json.loads(run("inspect", model, "--format", "json").stdout)
+    assert info["columns"]["features"] == ["c0", "c1", "c2"]
+    scored = run("score", model, data, "--no-header", "-q")
+    assert scored.exit_code == 0, scored.output
+    out = pd.read_csv(io.StringIO(scored.stdout))
+    assert len(out) == len(small_frame)  # the first line is a row, not a header
+    assert {"err_c0", "err_c1", "err_c2"} <= set(out.columns)
+    piped = run("score", model, "-", "--no-header", "-q", input=data.read_text())
+    assert piped.exit_code == 0 and len(pd.read_csv(io.StringIO(piped.stdout))) == 600
+
+
+def test_names_name_the_columns_of_a_headerless_file(tmp_path, tiny_model, small_frame):
+    data = headerless(tmp_path, small_frame)
+    names = "timestamp,f0,f1,f2"
+    scored = run("score", tiny_model, data, "--names", names, "-q")
+    assert scored.exit_code == 0, scored.output
+    out = pd.read_csv(io.StringIO(scored.stdout))
+    assert out["timestamp"].tolist() == small_frame["timestamp"].tolist()
+    wrong = run("score", tiny_model, data, "--names", "a,b")
+    assert wrong.exit_code == 1
+    assert "--names gives 2 names for 4 columns" in one_error_line(wrong)
+    duplicated = run("score", tiny_model, data, "--names", "a,a,b,c")
+    assert duplicated.exit_code == 2 and "duplicate" in one_error_line(duplicated)
+
+
+@pytest.mark.parametrize("command", ["threshold", "evaluate", "plot", "report"])
+def test_every_reading_command_takes_the_header_options(command):
+    help_text = run(command, "--help").stdout
+    assert "--no-header" in help_text and "--names" in help_text
+
+
+def test_a_headerless_pipe_keeps_its_first_line(small_frame):
+    from lstmae_cli.pipe_reader import read_pipe_csv
+
+    text = small_frame.head(5).to_csv(index=False, header=False).encode()
+    names = ["t", "a", "b", "c"]
+    handle = io.BufferedReader(io.BytesIO(text))
+    options = {"header": None, "names": names}
+    frames = list(read_pipe_csv(handle, ",", 100, options, header_line=False))
+    assert sum(len(f) for f in frames) == 5 and list(frames[0].columns) == names
+
+
+# ------------------------------------------------------------ a terminal on stdin
+def test_stdin_is_terminal_asks_isatty(monkeypatch):
+    from lstmae_cli import reading
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    assert reading.stdin_is_terminal()
+    monkeypatch.setattr(sys, "stdin", io.StringIO())
+    assert not reading.stdin_is_terminal()
+
+
+@pytest.mark.parametrize("data", [[], ["-"]])
+def test_score_with_a_terminal_on_stdin_is_a_usage_error(monkeypatch, tiny_model, data):
+    from lstmae_cli import reading
+
+    monkeypatch.setattr(reading, "stdin_is_terminal", lambda: True)
+    result = run("score", tiny_model, *data)
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert "give a file" in line and "pipe data in" in line
+
+
+# ------------------------------------------------------------------ swapped arguments
+def test_swapped_arguments_name_the_model_argument_and_show_usage(tmp_path, tiny_model, small_csv):
+    result = run("score", small_csv, tiny_model)
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert f"MODEL {small_csv} looks like a CSV data file" in line
+    assert "usage: lstmae score [OPTIONS]" in line
+    parquet = tmp_path / "data.parquet"
+    pd.read_csv(small_csv).to_parquet(parquet)
+    result = run("evaluate", parquet, small_csv, "--label-column", "f0")
+    assert result.exit_code == 2 and "looks like a Parquet data file" in one_error_line(result)
+
+
+def test_a_broken_model_file_is_still_not_a_model(tmp_path, small_csv):
+    broken = tmp_path / "m.safetensors"
+    broken.write_bytes(b"\x00\x01garbage" * 10)
+    result = run("score", broken, small_csv)
+    assert result.exit_code == 1 and "not an lstmae model file" in one_error_line(result)
+
+
+# -------------------------------------------------------------------- readable numbers
+def significant_digits(text: str) -> int:
+    mantissa = text.lower().split("e")[0].lstrip("-").replace(".", "").lstrip("0")
+    return len(mantissa.rstrip("0")) if "." in text.split("e")[0] else len(mantissa)
+
+
+def test_scores_are_written_with_six_significant_digits(tmp_path, tiny_model, small_frame):
+    frame = small_frame.copy()
+    frame["f0"] += 1e-9 * np.arange(len(frame))  # 17-digit inputs pass through as they are
+    frame.loc[300:320, "f1"] += 2.0
+    data = tmp_path / "long.csv"
+    frame.to_csv(data, index=False)
+    rows = run("score", tiny_model, data, "--keep-columns", "f0", "--p-values", "-q")
+    assert rows.exit_code == 0, rows.output
+    table = pd.read_csv(io.StringIO(rows.stdout), dtype=str)
+    computed = ["score", "threshold", "err_f0", "err_f1", "err_f2"]
+    for column in computed:
+        assert max(significant_digits(v) for v in table[column].dropna()) <= 6, column
+    assert max(significant_digits(v) for v in table["p_value"]) > 6  # exact: compared to alpha
+    assert table["f0"].tolist() == pd.read_csv(data, dtype=str)["f0"].tolist()
+    jsonl = run("score", tiny_model, data, "-f", "jsonl", "-q").stdout.splitlines()
+    numbers = re.findall(r'"(?:score|threshold|err_f\d)":(-?[0-9.e+-]+)', "\n".join(jsonl))
+    assert numbers and max(significant_digits(n) for n in numbers) <= 6
+    events = run("score", tiny_model, data, "--level", "event", "--threshold", "0", "-q")
+    frame = pd.read_csv(io.StringIO(events.stdout), dtype=str)
+    for column in ("peak_score", "mean_score"):
+        assert max(significant_digits(v) for v in frame[column]) <= 6
+
+
+def test_significant_keeps_what_matters():
+    from lstmae_cli.output import significant
+
+    values = np.array([4128014.5522781904, 1 / 3, 1.23456789e-9, -2.5e-3 / 3, 0.0, np.nan, 1e-30])
+    text = [repr(float(v)) for v in significant(values)]
+    assert text[:5] == ["4128010.0", "0.333333", "1.23457e-09", "-0.000833333", "0.0"]
+    assert text[5] == "nan" and text[6] == "1e-30"
+    assert significant(np.float32([0.12345679]))[0] == 0.123457
+
+
+def test_evaluate_json_numbers_are_short(tiny_model, small_csv, small_frame, tmp_path):
+    data = tmp_path / "labelled.csv"
+    small_frame.assign(anomaly=(np.arange(600) % 7 == 0).astype(int)).to_csv(data, index=False)
+    result = run("evaluate", tiny_model, data, "--label-column", "anomaly", "--format", "json")
+    assert result.exit_code == 0, result.output
+    numbers = re.findall(r":\s*(-?\d[0-9.e+-]*)", result.stdout)
+    assert numbers and max(significant_digits(n) for n in numbers) <= 6
+
+
+# ---------------------------------------------------------------------------- report
+class Tables:
+    """The <table id=...> cells of a report page."""
+
+    def __init__(self, path: Path) -> None:
+        from .test_views import parse_report
+
+        self.tables = parse_report(path).tables
+
+
+def two_series(small_frame: pd.DataFrame) -> pd.DataFrame:
+    """Two machines: the last third of a labelled (one event that ends the series, where
+    the scorer holds rows back) and a spike in b."""
+    a = small_frame.assign(machine="a", anomaly=0)
+    b = make_frame(600, seed=3).assign(machine="b", anomaly=0)
+    a.loc[400:, "anomaly"] = 1
+    b.loc[300:320, ["f1", "anomaly"]] = [3.0, 1]
+    return pd.concat([a, b], ignore_index=True)
+
+
+def test_report_evaluates_each_series_as_evaluate_does(tmp_path, tiny_model, small_frame):
+    data = tmp_path / "two.csv"
+    two_series(small_frame).to_csv(data, index=False)
+    common = ["--label-column", "anomaly", "--id-column", "machine"]
+    evaluated = run("evaluate", tiny_model, data, *common, "--format", "json", "-q")
+    assert evaluated.exit_code == 0, evaluated.output
+    expected = json.loads(evaluated.stdout)["lstmae"]
+    page = tmp_path / "report.html"
+    result = run("report", tiny_model, data, "-o", page, *common, "-q")
+    assert result.exit_code == 0, result.output
+    table = Tables(page).tables["evaluate"]
+    from lstmae_cli.metrics import EVALUATE_COLUMNS, METRIC_LABELS
+
+    assert table[0] == ["metric", *EVALUATE_COLUMNS]  # evaluate's names
+    assert [row[0] for row in table[1:]] == list(METRIC_LABELS.values())
+    shown = {row[0]: row[1] for row in table[1:]}
+    assert int(shown["true events"]) == expected["events"] == 2
+    assert int(shown["false-alarm runs"]) == expected["false_alarm_runs"]
+    assert float(shown["event recall (any row flagged)"]) == pytest.approx(
+        expected["event_recall"], abs=1e-3
+    )
+
+
+def test_report_events_say_which_overlap_a_labelled_anomaly(tmp_path, tiny_model, small_frame):
+    frame = small_frame.copy()
+    frame.loc[300:320, "f1"] += 3.0
+    frame["anomaly"] = 0
+    frame.loc[300:320, "anomaly"] = 1
+    data = tmp_path / "labelled.csv"
+    frame.to_csv(data, index=False)
+    page = tmp_path / "report.html"
+    args = ["--label-column", "anomaly", "--min-rows", "1", "--merge-gap", "0", "-q"]
+    result = run("report", tiny_model, data, "-o", page, *args)
+    assert result.exit_code == 0, result.output
+    events = Tables(page).tables["events"]
+    column = events[0].index("labelled anomaly")
+    start, end = events[0].index("start"), events[0].index("end")
+    times = frame["timestamp"]
+    for row in events[1:]:
+        overlaps = row[start] <= times[320] and row[end] >= times[300]
+        assert row[column] == ("yes" if overlaps else "no"), row
+    assert any(row[column] == "yes" for row in events[1:])
+
+
+def test_report_prints_method_parameters_for_people(tmp_path, tiny_model, small_csv):
+    from lstmae_cli.report import method_text
+
+    assert method_text("quantile", {"q": 0.999}) == "quantile (q = 0.999)"
+    fitted = method_text("pot", {"risk": 0.001, "level": 0.98, "fit": {"shape": 0.1234567}})
+    assert fitted == "pot (risk = 0.001, level = 0.98; fit: shape = 0.123457)"
+    page = tmp_path / "report.html"
+    assert run("report", tiny_model, small_csv, "-o", page, "-q").exit_code == 0
+    facts = dict(row[:2] for row in Tables(page).tables["model"][1:])
+    assert facts["threshold"].endswith("quantile (q = 0.999)")
+    assert "{" not in facts["threshold"]
+
+
+@pytest.mark.parametrize("command", ["report", "plot"])
+def test_a_text_label_column_is_an_input_error(tmp_path, tiny_model, small_frame, command):
+    data = tmp_path / "text.csv"
+    small_frame.assign(anomaly=["no"] * 599 + ["yes"]).to_csv(data, index=False)
+    out = tmp_path / ("out.html" if command == "report" else "out.png")
+    result = run(command, tiny_model, data, "-o", out, "--label-column", "anomaly")
+    assert result.exit_code == 1
+    line = one_error_line(result)
+    assert "label column 'anomaly' must hold 0/1" in line and "unexpected" not in line
+
+
+# ------------------------------------------------------------------------- --precision
+def test_precision_is_a_choice(tiny_model, small_csv):
+    bad = run("score", tiny_model, small_csv, "--precision", "fp8", "-q")
+    assert bad.exit_code == 2 and "--precision" in one_error_line(bad)
+    assert "auto" in run("score", "--help").stdout
+    auto = run("score", tiny_model, small_csv, "--precision", "auto", "-q")
+    assert auto.exit_code == 0, auto.output
+
+
+# ------------------------------------------------------------------------ empty ids
+def test_rows_with_an_empty_id_are_refused(tmp_path, tiny_model, small_frame):
+    frame = small_frame.assign(machine=["a"] * 300 + ["b"] * 300).astype({"machine": object})
+    frame.loc[[5, 450], "machine"] = None
+    data = tmp_path / "ids.csv"
+    frame.to_csv(data, index=False)
+    for args in (
+        ["score", tiny_model, data, "--id-column", "machine"],
+        ["train", data, "-o", tmp_path / "m.safetensors", "--id-column", "machine", *TINY],
+    ):
+        result = run(*args)
+        assert result.exit_code == 1
+        line = one_error_line(result)
+        assert "2 row(s) with an empty 'machine' (first at row 6)" in line
+
+
+def test_split_series_refuses_empty_ids(small_frame):
+    from lstmae_cli.data import ColumnRoles, split_series
+
+    frame = small_frame.assign(machine=np.where(np.arange(600) == 7, None, "a"))
+    with pytest.raises(InputError, match="1 row"):
+        split_series(frame, ColumnRoles(["f0"], id="machine"), "x.csv")
 
 
 # ------------------------------------------------------------------ dependency floors

@@ -129,7 +129,7 @@ def test_out_of_range_column_and_one_warning(tiny_model, small_frame, tmp_path):
     frame.loc[400, "f0"] -= 80.0
     data = tmp_path / "drift.csv"
     frame.to_csv(data, index=False)
-    result = runner.invoke(app, ["score", str(tiny_model), str(data), "--chunk-rows", "64", "-q"])
+    result = runner.invoke(app, ["score", str(tiny_model), str(data), "--chunk-rows", "64"])
     assert result.exit_code == 0, result.stderr
     scores = pd.read_csv(io.StringIO(result.stdout), keep_default_na=False)
     assert scores.columns[-1] == "out_of_range"
@@ -138,7 +138,8 @@ def test_out_of_range_column_and_one_warning(tiny_model, small_frame, tmp_path):
     assert set(scores.loc[100:104, "out_of_range"]) == {"f1"}
     assert scores.loc[400, "out_of_range"] == "f0"
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
-    assert len(warnings) == 1 and "row 101: f1" in warnings[0], result.stderr
+    assert len(warnings) == 1 and "first at row 101: f1" in warnings[0], result.stderr
+    assert "6 row(s)" in warnings[0]
 
 
 def test_training_range_is_kept_in_the_bundle(tiny_model, small_frame):

@@ -42,7 +42,7 @@ def lstmae(*args) -> list[str]:
 def test_chunked_scoring_equals_the_whole_file(tiny_model, small_csv, chunk_rows):
     whole = scores(tiny_model, small_csv, "--chunk-rows", "1000000")
     chunked = scores(tiny_model, small_csv, "--chunk-rows", chunk_rows)
-    pd.testing.assert_frame_equal(chunked, whole, rtol=1e-6)
+    pd.testing.assert_frame_equal(chunked, whole, rtol=1e-5)  # CSV: six significant digits
 
 
 def test_memory_does_not_grow_with_input_length(tiny_model, small_frame):
@@ -149,7 +149,7 @@ def test_jsonl_and_parquet_hold_the_same_rows_as_csv(tiny_model, small_csv, tmp_
     assert run("score", tiny_model, small_csv, "-f", "parquet", "-o", out, "-q").exit_code == 0
     parquet = pd.read_parquet(out)
     assert list(parquet.columns) == list(csv.columns)
-    np.testing.assert_allclose(parquet["score"], csv["score"], rtol=1e-9)
+    np.testing.assert_allclose(parquet["score"], csv["score"], rtol=1e-5)  # CSV: 6 digits
     assert parquet["is_anomaly"].tolist() == csv["is_anomaly"].tolist()
 
 
@@ -157,7 +157,7 @@ def test_parquet_input_scores_like_csv(tiny_model, small_csv, small_frame, tmp_p
     data = tmp_path / "in.parquet"
     small_frame.to_parquet(data)
     from_parquet = scores(tiny_model, data, "--chunk-rows", "100")
-    pd.testing.assert_frame_equal(from_parquet, scores(tiny_model, small_csv), rtol=1e-6)
+    pd.testing.assert_frame_equal(from_parquet, scores(tiny_model, small_csv), rtol=1e-5)
 
 
 def test_parquet_needs_an_output_file(tiny_model, small_csv):
