@@ -123,8 +123,11 @@ def handle_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from .threads import applied
+
         try:
-            return command(*args, **kwargs)
+            with applied(STATE.get("threads")):  # torch's intra-op threads for this command
+                return command(*args, **kwargs)
         except typer.Exit:
             raise
         except ArgumentError as exc:
@@ -192,6 +195,15 @@ def version_callback(value: bool) -> None:
 @app.callback()
 def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="CPU threads for torch. Default: the CPUs allowed (affinity, cgroup quota) "
+            "less those busy with other work, at least 1; or OMP_NUM_THREADS if set.",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -200,6 +212,7 @@ def main_options(
     ] = False,
 ) -> None:
     STATE["debug"] = debug
+    STATE["threads"] = threads
     STATE["quiet"] = False  # until a command's --quiet says otherwise (set_quiet)
     _show_tool_warnings()
 
@@ -372,6 +385,9 @@ from . import cli_views  # noqa: E402,F401  (registers inspect, and later plot /
 
 def main() -> None:
     """Console-script entry point."""
+    from .threads import prepare_environment
+
+    prepare_environment()  # before torch is imported: OMP_WAIT_POLICY
     try:
         app()
     except KeyboardInterrupt:

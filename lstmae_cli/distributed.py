@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from . import threads
+
 TIMEOUT = timedelta(minutes=30)  # a rank waiting this long for the others gives up
 _group_started_here = False  # set by setup: this process has joined a process group
 
@@ -75,7 +77,7 @@ def setup(device: torch.device) -> bool:
             )
         torch.cuda.set_device(local_rank())
     else:
-        torch.set_num_threads(threads_per_rank())
+        torch.set_num_threads(threads.requested() or threads_per_rank())
     dist.init_process_group(backend_for(device), timeout=TIMEOUT)
     global _group_started_here
     _group_started_here = True
@@ -107,10 +109,13 @@ def session(device: torch.device) -> Iterator[None]:
 
 
 def threads_per_rank() -> int:
-    """This node's cores divided by its ranks (at least 1)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    """The CPUs this process may use (affinity, cgroup quota) divided by this node's ranks.
+
+    At least 1. Busy cores elsewhere are not counted here: the other ranks are the busy
+    ones while they start. `--threads N` takes precedence (in `setup`).
+    """
     ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    return max(1, (cores or 1) // max(ranks, 1))
+    return max(1, threads.allowed_cpus() // max(ranks, 1))
 
 
 def device_for_rank(device: torch.device) -> torch.device:

@@ -57,8 +57,10 @@ def test_contiguous_ranges_cover_once(count, world):
 
 def test_threads_split_between_local_ranks(monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
-    cores = len(os.sched_getaffinity(0))
-    assert distributed.threads_per_rank() == max(1, cores // 2)
+    monkeypatch.setattr(distributed.threads, "allowed_cpus", lambda: 5)  # affinity or quota
+    assert distributed.threads_per_rank() == 2
+    monkeypatch.setattr(distributed.threads, "allowed_cpus", lambda: 1)
+    assert distributed.threads_per_rank() == 1
 
 
 # ---------------------------------------------------------- collectives, 2 processes
