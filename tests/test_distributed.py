@@ -138,6 +138,7 @@ def ddp_run(tmp_path_factory):
     launch = ["--nproc-per-node", "2", "--master-addr", "127.0.0.1"]
     launch += ["--master-port", str(free_port())]
     options = ["--seq-len", "16", "--hidden", "16", "--epochs", "3", "--batch-size", "64"]
+    options += ["--device", "cpu"]  # gloo, 2 processes: also on a machine with 1 GPU
     options += ["--checkpoint-every", "1"]  # written by rank 0, removed once the model is
     data = ["train_a.csv", "train_b.csv"]
     train = ["-m", "lstmae_cli", "train", *data, "-o", "model.safetensors", *options]

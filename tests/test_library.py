@@ -22,6 +22,7 @@ from lstmae_cli import Detector
 from lstmae_cli.cli import app
 
 from .conftest import FAST, make_frame
+from .helpers import device_rtol
 
 runner = CliRunner()
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -38,7 +39,7 @@ def assert_same_frames(left: pd.DataFrame, right: pd.DataFrame) -> None:
             assert (a.astype(bool).to_numpy() == b.astype(bool).to_numpy()).all(), column
         elif pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
             np.testing.assert_allclose(
-                a.to_numpy(float), b.to_numpy(float), rtol=1e-5, err_msg=column
+                a.to_numpy(float), b.to_numpy(float), rtol=device_rtol(1e-5), err_msg=column
             )
         else:
             assert (a.fillna("").astype(str) == b.fillna("").astype(str)).all(), column

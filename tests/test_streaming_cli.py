@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 from lstmae_cli.cli import app
 from lstmae_cli.pipe_reader import LineBatcher
 
+from .helpers import assert_frames_close, device_rtol
+
 runner = CliRunner()
 
 
@@ -42,7 +44,7 @@ def lstmae(*args) -> list[str]:
 def test_chunked_scoring_equals_the_whole_file(tiny_model, small_csv, chunk_rows):
     whole = scores(tiny_model, small_csv, "--chunk-rows", "1000000")
     chunked = scores(tiny_model, small_csv, "--chunk-rows", chunk_rows)
-    pd.testing.assert_frame_equal(chunked, whole, rtol=1e-5)  # CSV: six significant digits
+    assert_frames_close(chunked, whole, 1e-5)  # CSV: six significant digits
 
 
 def test_memory_does_not_grow_with_input_length(tiny_model, small_frame):
@@ -144,12 +146,13 @@ def test_jsonl_and_parquet_hold_the_same_rows_as_csv(tiny_model, small_csv, tmp_
     assert jsonl.exit_code == 0, jsonl.output
     records = [json.loads(line) for line in jsonl.stdout.splitlines()]
     assert len(records) == len(csv) and set(records[0]) == set(csv.columns)
-    np.testing.assert_allclose([r["score"] for r in records], csv["score"], rtol=1e-9)
+    np.testing.assert_allclose([r["score"] for r in records], csv["score"], rtol=device_rtol(1e-9))
     out = tmp_path / "scores.parquet"
     assert run("score", tiny_model, small_csv, "-f", "parquet", "-o", out, "-q").exit_code == 0
     parquet = pd.read_parquet(out)
     assert list(parquet.columns) == list(csv.columns)
-    np.testing.assert_allclose(parquet["score"], csv["score"], rtol=1e-5)  # CSV: 6 digits
+    same = device_rtol(1e-5)  # CSV: 6 digits
+    np.testing.assert_allclose(parquet["score"], csv["score"], rtol=same)
     assert parquet["is_anomaly"].tolist() == csv["is_anomaly"].tolist()
 
 
@@ -157,7 +160,7 @@ def test_parquet_input_scores_like_csv(tiny_model, small_csv, small_frame, tmp_p
     data = tmp_path / "in.parquet"
     small_frame.to_parquet(data)
     from_parquet = scores(tiny_model, data, "--chunk-rows", "100")
-    pd.testing.assert_frame_equal(from_parquet, scores(tiny_model, small_csv), rtol=1e-5)
+    assert_frames_close(from_parquet, scores(tiny_model, small_csv), 1e-5)
 
 
 def test_parquet_needs_an_output_file(tiny_model, small_csv):

@@ -26,6 +26,8 @@ from lstmae_cli.thresholds import (
     sigma_threshold,
 )
 
+from .helpers import device_rtol, p_value_bounds
+
 runner = CliRunner()
 FAST_ARGS = ["--seq-len", "16", "--hidden", "16", "--epochs", "2", "--batch-size", "64", "-q"]
 score_lists = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=200)
@@ -342,8 +344,11 @@ def test_score_p_values_after_an_fpr_refit(tmp_path, tiny_model, small_csv):
 
     calibration = load_file(model)["threshold.val_scores"]
     assert len(calibration) == 600
-    expected = conformal_p_values(calibration, out["score"].to_numpy())
-    np.testing.assert_allclose(out["p_value"], expected, rtol=1e-6)
+    # the calibration holds these very rows, scored in other batches: each tie may
+    # fall either way by rounding (the CSV's digits; CUDA's batch-dependent sums)
+    low, high = p_value_bounds(calibration, out["score"], device_rtol(1e-5))
+    written = out["p_value"].to_numpy()  # in CSV digits too
+    assert (written >= low * (1 - 1e-5)).all() and (written <= high * (1 + 1e-5)).all()
     assert out["p_value"].between(1 / 601, 1).all()
     np.testing.assert_array_equal(out["is_anomaly"], out["p_value"] <= 0.1)
     assert 0 < out["is_anomaly"].sum() <= 60

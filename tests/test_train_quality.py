@@ -11,6 +11,7 @@ from lstmae_cli import Detector
 from lstmae_cli.errors import InputError
 
 from .conftest import FAST, make_frame
+from .helpers import device_rtol
 
 
 def test_same_seed_same_model_and_scores(small_frame):
@@ -38,8 +39,10 @@ def test_threshold_is_learned_on_the_held_out_tail(small_frame):
     held_out = small_frame.iloc[450:]
     scores = detector.score_frame(held_out)["score"].to_numpy()
     assert detector.val_scores_.shape == (150,)
-    np.testing.assert_allclose(np.sort(scores), np.sort(detector.val_scores_), rtol=1e-6)
-    assert detector.threshold_ == pytest.approx(np.quantile(scores, 0.999), rel=1e-6)
+    np.testing.assert_allclose(
+        np.sort(scores), np.sort(detector.val_scores_), rtol=device_rtol(1e-6)
+    )
+    assert detector.threshold_ == pytest.approx(np.quantile(scores, 0.999), rel=device_rtol(1e-6))
 
 
 def test_scaler_is_fitted_on_training_rows_only(small_frame):
