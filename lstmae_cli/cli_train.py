@@ -98,6 +98,14 @@ def train(
             help="Last fraction of each series held out for early stopping and the threshold."
         ),
     ] = Defaults.val_fraction,
+    calibration_folds: Annotated[
+        int,
+        typer.Option(
+            help="K >= 2: learn the score calibration and threshold from K time blocks, each "
+            "scored by a network trained on the others (K - 1 extra networks; --val-fraction "
+            "is then 1/K); 1: from the last --val-fraction of each series."
+        ),
+    ] = Defaults.calibration_folds,
     epochs: Annotated[int, typer.Option(help="Most epochs to train.")] = Defaults.epochs,
     batch_size: Annotated[
         int, typer.Option(help="Windows per training batch.")
@@ -185,6 +193,7 @@ def train(
         arch=arch.value,
         scaler=scaler.value,
         val_fraction=val_fraction,
+        calibration_folds=calibration_folds,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
@@ -206,7 +215,7 @@ def train(
         check_figure_path(plot_history)  # before training, not after
     tables = [(source_name(path), read_frame(path, header)) for path in data]
     _refuse_empty_ids(tables, id_column)
-    _check_held_out_size(tables, val_fraction, threshold_method.value, threshold_params)
+    _check_held_out_size(tables, detector.params, threshold_method.value, threshold_params)
     quiet = _quiet_other_ranks(quiet)
     try:
         with (
@@ -240,7 +249,8 @@ def train(
             f"trained on {info['rows']} rows in {info['series']} series, "
             f"{len(detector.roles_.features)} features ({len(detector.history_)} epochs, "
             f"best {info['best_epoch']}, {info['train_seconds']:.1f}s); "
-            f"threshold {detector.threshold_:.6g} ({detector.threshold_method_}); wrote {output}"
+            f"threshold {detector.threshold_:.6g} ({detector.threshold_method_}), flags "
+            f"{100 * info['train_flagged']:.2f} % of the training rows; wrote {output}"
         )
 
 
@@ -278,10 +288,11 @@ def _warn_missing(tables, detector) -> None:
     tally.warn(name, detector.params.missing)
 
 
-def _check_held_out_size(tables, val_fraction: float, method: str, params: dict) -> None:
+def _check_held_out_size(tables, detector_params, method: str, params: dict) -> None:
     """Refuse before training a threshold method the held-out part is too small for."""
+    from .folds import held_out_rows
     from .thresholds import check_enough_scores
 
     rows = [len(frame) for _, frame in tables]
-    held_out = sum(round(n * val_fraction) for n in rows) if val_fraction > 0 else sum(rows)
-    check_enough_scores(method, params, held_out)
+    p = detector_params
+    check_enough_scores(method, params, held_out_rows(rows, p.calibration_folds, p.val_fraction))
