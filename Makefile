@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DEMO := demo_out
 
-.PHONY: help install demo test test-slow lint format bench bench-memory bench-skab bench-synthetic check-torch clean
+.PHONY: help install demo test test-slow lint format bench bench-threads bench-memory bench-skab bench-synthetic check-torch clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ format: install  ## apply ruff's formatting and fixes
 
 bench: install  ## speed, lstmae beside the tutorial loop (benchmarks/results/speed.json)
 	$(PY) benchmarks/speed.py
+
+bench-threads: install  ## thread settings on a quiet and a busy machine (benchmarks/results/threads.json)
+	$(PY) benchmarks/threads.py
 
 bench-memory: install  ## peak memory of train and score on 2M rows
 	$(PY) benchmarks/memory.py
