@@ -19,9 +19,16 @@ batch 32, fp32. Steps, each printed beside its baseline with the ratio:
 4. `lstmae --help` wall time;
 5. peak RSS of `lstmae train` on --train-rows rows;
 6. with a CUDA device: steps 1 and 3 again on it (scoring in process, the network and the
-   window bookkeeping only); without one the step says it was skipped.
+   window bookkeeping only), and issue 19's GPU measurements: the training loop's
+   windows/s at lstmae's defaults (no tutorial settings), `lstmae train` end to end on
+   --gpu-rows x 8 (2 epochs of 400,000 windows, as the issue measured) on CUDA and on the
+   same machine's CPU with the validation loss each reaches, and `lstmae score` end to
+   end on --gpu-rows x 8, CSV and Parquet in and out; without one the step says it was
+   skipped.
 
-Writes benchmarks/results/speed.json.
+Writes benchmarks/results/speed.json, and with a CUDA device also the GPU rows alone to
+benchmarks/results/gpu.json. `--gpu-only` runs step 6 alone (what scripts/gpu_check.sh
+runs) and writes only gpu.json.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from lstmae_cli.train import TrainSettings, train_autoencoder  # noqa: E402
 from lstmae_cli.windows import WindowBank  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
+GPU_RESULTS = ROOT / "benchmarks" / "results" / "gpu.json"
 TUTORIAL_SEQ, TUTORIAL_HIDDEN, TUTORIAL_BATCH = 50, 64, 32
 
 
@@ -150,16 +158,96 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def gpu_steps(values: np.ndarray, windows: int, rows: int) -> dict:
-    """Steps 1 and 3 on a CUDA device, in process; skipped with a message without one."""
+def gpu_steps(values: np.ndarray, windows: int, rows: int, args=None, save=None) -> dict:
+    """Step 6 on a CUDA device; skipped with a message without one.
+
+    `save(result)` is called after each part, so a run stopped at a time limit keeps what
+    it measured.
+    """
+    save = save or (lambda _: None)
     if not torch.cuda.is_available():
         print("GPU: skipped (no CUDA device on this machine)")
         return {"skipped": "no CUDA device"}
     result = {
         "device": torch.cuda.get_device_name(),
-        "train": train_throughput(values, windows, "cuda"),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cpu_threads": torch.get_num_threads(),
     }
+    result["train"] = train_throughput(values, windows, "cuda")
+    save(result)
     result["score"] = gpu_score(series(rows, seed=4))
+    save(result)
+    if args is not None:
+        result["train_loop_defaults"] = {}
+        for device, n in (("cuda", args.gpu_loop_windows), ("cpu", args.cpu_loop_windows)):
+            result["train_loop_defaults"][device] = default_loop_rate(device, n)
+            save(result)
+        with tempfile.TemporaryDirectory() as folder:
+            result["end_to_end"] = gpu_end_to_end(Path(folder), args.gpu_rows, args.gpu_cpu_train)
+        save(result)
+    return result
+
+
+def default_loop_rate(device: str, windows: int) -> dict:
+    """Windows/s of lstmae's training loop at its defaults (seq_len, hidden, batch, lr).
+
+    One epoch of `windows` windows after a short warm-up (CUDA context, cuDNN plans);
+    forward, backward and step, no validation.
+    """
+    from lstmae_cli.detector import DetectorParams
+
+    p = DetectorParams()
+    values = series(windows + p.seq_len, seed=6)
+    bank = WindowBank.from_series([values], p.seq_len, 1)
+    empty = WindowBank.from_series([], p.seq_len, 1)
+    config = ModelConfig(8, p.hidden, p.layers, p.arch)
+    warm = TrainSettings(epochs=1, device=device, max_windows_per_epoch=min(windows, 4096))
+    train_autoencoder(config, bank, empty, warm)
+    settings = TrainSettings(epochs=1, device=device, max_windows_per_epoch=windows)
+    synchronize(device)
+    began = time.perf_counter()
+    train_autoencoder(config, bank, empty, settings)
+    synchronize(device)
+    seconds = time.perf_counter() - began
+    return {"windows": windows, "seconds": seconds, "windows_per_s": windows / seconds}
+
+
+def gpu_end_to_end(folder: Path, rows: int, with_cpu: bool, device: str = "cuda") -> dict:
+    """`lstmae train` and `lstmae score` as processes on a rows x 8 file (issue 19's runs).
+
+    Trains on `device` (and on the CPU too, `with_cpu`), scores on `device`.
+    """
+    import pandas as pd
+
+    from lstmae_cli import Detector
+
+    data, parquet = folder / "big.csv", folder / "big.parquet"
+    write_csv(data, rows, seed=5)
+    pd.read_csv(data).to_parquet(parquet)
+    result: dict = {"rows": rows}
+    train = ["train", str(data), "--epochs", "2", "--max-windows-per-epoch", "400000", "-q"]
+    for on in (device, "cpu") if with_cpu else (device,):
+        model = folder / f"{on}.safetensors"
+        rss, seconds = peak_rss(lstmae(*train, "-o", str(model), "--device", on))
+        history = Detector.load(model, device="cpu").history_
+        result[f"train_{on}"] = {
+            "seconds": seconds,
+            "peak_rss_mib": rss,
+            "val_loss": [h["val_loss"] for h in history],
+        }
+    if with_cpu:
+        result[f"train_cpu_over_{device}"] = (
+            result["train_cpu"]["seconds"] / result[f"train_{device}"]["seconds"]
+        )
+    model = folder / f"{device}.safetensors"
+    for name, source, out, extra in (
+        ("score_csv", data, folder / "scores.csv", []),
+        ("score_parquet", parquet, folder / "scores.parquet", ["-f", "parquet"]),
+    ):
+        command = lstmae("score", str(model), str(source), "-o", str(out), "-q", *extra)
+        rss, seconds = peak_rss([*command, "--device", device])
+        result[name] = {"seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mib": rss}
     return result
 
 
@@ -351,7 +439,15 @@ def report(r: dict) -> None:
     print(
         f"{'lstmae --help seconds (median of 5)':46} {'':>12} {r['help']['median_seconds']:>12.2f}"
     )
-    g = r["gpu"]
+    report_gpu(r["gpu"])
+    m = r["train_memory"]
+    print(
+        f"{'train peak RSS MiB, ' + format(m['rows'], ',') + ' rows':46} {'':>12}"
+        f" {m['peak_rss_mib']:>12,.0f}"
+    )
+
+
+def report_gpu(g: dict) -> None:
     if "skipped" not in g:
         t, s = g["train"], g["score"]
         print(f"GPU ({g['device']}):")
@@ -365,11 +461,22 @@ def report(r: dict) -> None:
             f"{'  score rows/s in process (network only)':46} {s['tutorial_rows_per_s']:>12,.0f}"
             f" {s['lstmae_rows_per_s']:>12,.0f} {ratio:>7.2f}x"
         )
-    m = r["train_memory"]
-    print(
-        f"{'train peak RSS MiB, ' + format(m['rows'], ',') + ' rows':46} {'':>12}"
-        f" {m['peak_rss_mib']:>12,.0f}"
-    )
+    if "train_loop_defaults" in g:
+        for device, loop in g["train_loop_defaults"].items():
+            label = f"  train loop windows/s at defaults, {device}"
+            print(f"{label:46} {'':>12} {loop['windows_per_s']:>12,.0f}")
+    e = g.get("end_to_end")
+    if e:
+        rows = format(e["rows"], ",")
+        for device in ("cuda", "cpu"):
+            if f"train_{device}" in e:
+                run = e[f"train_{device}"]
+                label = f"  train {rows} rows, 2 x 400k windows, {device} s"
+                best = min(run["val_loss"])
+                print(f"{label:46} {'':>12} {run['seconds']:>12.1f}   best val loss {best:.4f}")
+        for name in ("score_csv", "score_parquet"):
+            label = f"  {name.replace('_', ' ')} {rows} rows end to end, s"
+            print(f"{label:46} {'':>12} {e[name]['seconds']:>12.2f}")
 
 
 def main() -> None:
@@ -381,6 +488,16 @@ def main() -> None:
     parser.add_argument("--tutorial-batch", type=int, default=32, help="tutorial scoring batch")
     parser.add_argument("--train-rows", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--gpu-only", action="store_true", help="step 6 alone; writes gpu.json")
+    parser.add_argument("--gpu-rows", type=int, default=1_000_000, help="GPU end-to-end rows")
+    parser.add_argument("--gpu-loop-windows", type=int, default=400_000)
+    parser.add_argument("--cpu-loop-windows", type=int, default=20_000)
+    parser.add_argument(
+        "--no-gpu-cpu-train",
+        dest="gpu_cpu_train",
+        action="store_false",
+        help="GPU step: skip the CPU `lstmae train` run it is compared with",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -392,17 +509,38 @@ def main() -> None:
         "args": vars(args),
     }
     values = series(args.train_windows + TUTORIAL_SEQ)
+    if args.gpu_only:
+
+        def save(gpu: dict) -> None:
+            write_gpu(result | {"gpu": gpu}, quiet=True)
+
+        result["gpu"] = gpu_steps(values, args.train_windows, args.rows, args, save)
+        report_gpu(result["gpu"])
+        write_gpu(result)
+        return
     result["train_throughput"] = train_throughput(values, args.train_windows)
     result["time_to_loss"] = time_to_loss(series(args.loss_rows, seed=3), args.tutorial_epochs)
     with tempfile.TemporaryDirectory() as folder:
         result["score"] = score_end_to_end(Path(folder), args.rows, args.tutorial_batch)
         result["help"] = help_time()
         result["train_memory"] = train_memory(Path(folder), args.train_rows)
-    result["gpu"] = gpu_steps(values, args.train_windows, args.rows)
+    result["gpu"] = gpu_steps(values, args.train_windows, args.rows, args)
     report(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, default=str))
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
+    write_gpu(result)
+
+
+def write_gpu(result: dict, quiet: bool = False) -> None:
+    """The GPU rows, alone, to gpu.json: only when there was a GPU to measure."""
+    if "skipped" in result["gpu"]:
+        return
+    GPU_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    gpu = {"machine": result["machine"], "args": result["args"], "gpu": result["gpu"]}
+    GPU_RESULTS.write_text(json.dumps(gpu, indent=2, default=str))
+    if not quiet:
+        print(f"wrote {GPU_RESULTS.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
