@@ -36,13 +36,18 @@ test: install  ## the default test suite (fast)
 test-slow: install  ## the long checks (quality on SKAB, bigger data)
 	$(PY) -m pytest -q -m slow
 
-lint: install  ## ruff
-	$(BIN)/ruff check lstmae_cli tests benchmarks sample_data
-	$(BIN)/ruff format --check lstmae_cli tests benchmarks sample_data
+LINTED := lstmae_cli tests benchmarks sample_data scripts
+
+lint: install  ## ruff check and ruff format --check
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 format: install  ## apply ruff's formatting and fixes
-	$(BIN)/ruff check --fix lstmae_cli tests benchmarks sample_data
-	$(BIN)/ruff format lstmae_cli tests benchmarks sample_data
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
+
+docs:  ## rewrite the generated tables in docs/ from benchmarks/results/*.json
+	$(PYTHON) scripts/make_docs.py
 
 bench: install  ## speed, lstmae beside the tutorial loop (benchmarks/results/speed.json)
 	$(PY) benchmarks/speed.py

@@ -1,0 +1,710 @@
+"""Rewrite the generated tables in README.md and docs/*.md from benchmarks/results/*.json.
+
+    python scripts/make_docs.py            # rewrite the blocks (`make docs`)
+    python scripts/make_docs.py --check    # exit 1 and name the blocks that are out of date
+
+A generated block is
+
+    <!-- table:NAME -->
+    ... (rewritten) ...
+    <!-- /table -->
+
+with NAME one of TABLES below. A results file that is missing, or that lacks a key (an
+older format), gives a visible note in the block instead of a table, never an error, so
+the docs build while a benchmark is being rerun. Standard library only: no torch, no
+pandas, quick enough for a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(
+    r"(?P<open><!-- table:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(?P<close><!-- /table -->)",
+    re.S,
+)
+
+
+class Missing(Exception):
+    """The results to build a table from are not there (yet): shown as a note."""
+
+
+def load(name: str, script: str) -> dict:
+    path = RESULTS / name
+    if not path.is_file():
+        raise Missing(f"`benchmarks/results/{name}` does not exist yet: run `{script}`")
+    return json.loads(path.read_text())
+
+
+def need(data: dict, key: str, name: str, script: str):
+    if key not in data:
+        raise Missing(f"`benchmarks/results/{name}` has no `{key}` (rerun `{script}`)")
+    return data[key]
+
+
+def source(name: str, script: str, extra: str = "") -> str:
+    origin = f"From `benchmarks/results/{name}` (`{script}`){extra}"
+    return f"<sub>{origin}; `make docs` writes this table.</sub>"
+
+
+def table(head: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def paragraphs(lines: list[str], notes: list[str]) -> list[str]:
+    """The table, then each note as its own paragraph."""
+    for note in notes:
+        lines += ["", note]
+    return lines
+
+
+def pct(x: float, digits: int = 1) -> str:
+    return f"{100 * x:.{digits}f}"
+
+
+def mean_std(pair, digits: int = 3, scale: float = 1.0) -> str:
+    mean, std = pair
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+def published(name: str) -> list[tuple]:
+    """A list of (detector, F1, FAR %, MAR %) assigned in benchmarks/skab.py, read without
+    running it (it imports torch)."""
+    tree = ast.parse((ROOT / "benchmarks" / "skab.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    return []
+
+
+# --- SKAB -------------------------------------------------------------------------------
+
+SKAB, SKAB_RUN = "skab.json", "python benchmarks/skab.py"
+
+
+def skab_label(data: dict) -> str:
+    options = ", ".join(f"{k}={v}" for k, v in (data.get("params") or {}).items())
+    alerts = ", ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in (data.get("alerts") or {}).items()
+    )
+    extra = "; ".join(x for x in (options, alerts) if x)
+    return f"**lstmae, {extra or 'default options'}**"
+
+
+def skab_rows(data: dict, section: dict, listed: str) -> list[list[str]]:
+    summary = section["summary"]
+    rows = [
+        [
+            skab_label(data),
+            mean_std(summary["f1"]),
+            mean_std(summary["far"], 1, 100),
+            mean_std(summary["mar"], 1, 100),
+        ]
+    ]
+    for name, f1, far, mar in published(listed) if listed else []:
+        rows.append([f"{name} †", f"{f1:.3f}", f"{far:.1f}", "-" if mar is None else f"{mar:.1f}"])
+    flag = section.get("flag_all")
+    if flag:
+        rows.append(
+            ["flag every row (trivial)", f"{flag['f1']:.3f}", pct(flag["far"]), pct(flag["mar"])]
+        )
+    return rows
+
+
+def skab_protocol(key: str, listed: str) -> list[str]:
+    data = load(SKAB, SKAB_RUN)
+    notes = []
+    if key not in data and key == "honest" and "leaderboard" in data:
+        key = "leaderboard"
+        notes.append(
+            "_`skab.json` is still in the format from before the two protocols: its "
+            "`leaderboard` numbers (every test row counted, flags as `score` writes them) are "
+            "this protocol's._"
+        )
+    section = need(data, key, SKAB, SKAB_RUN)
+    head = ["detector", "F1", "FAR %", "MAR %"]
+    lines = table(head, skab_rows(data, section, listed))
+    seeds = f"{data.get('seeds', '?')} seeds, {data.get('files', '?')} files"
+    if listed:
+        notes.append(f"† not run here: as listed in `benchmarks/skab.py` (`{listed}`).")
+    if key == "honest" and "train_rows_flagged" in data:
+        flagged = data["train_rows_flagged"]
+        per_seed = ", ".join(pct(f, 2) for f in flagged)
+        line = (
+            f"Training rows flagged (purely normal, as `score` flags them): "
+            f"{pct(statistics.fmean(flagged), 2)} % (per seed {per_seed})"
+        )
+        spread = data.get("threshold_spread")
+        if spread:
+            line += (
+                f"; threshold spread over seeds, per file: median ±{pct(spread['median'], 0)} %, "
+                f"max ±{pct(spread['max'], 0)} %"
+            )
+        notes.append(line + ".")
+    notes.append(source(SKAB, SKAB_RUN, f", mean ± std over {seeds}"))
+    return paragraphs(lines, notes)
+
+
+def skab_honest() -> list[str]:
+    return skab_protocol("honest", "PUBLISHED_HONEST")
+
+
+def skab_window_rule() -> list[str]:
+    return skab_protocol("window_rule", "PUBLISHED")
+
+
+def skab_strict() -> list[str]:
+    data = load(SKAB, SKAB_RUN)
+    section = need(data, "strict", SKAB, SKAB_RUN)
+    lines = table(["detector", "F1", "FAR %", "MAR %"], skab_rows(data, section, ""))
+    return [*lines, "", source(SKAB, SKAB_RUN, f", mean ± std over {data.get('seeds', '?')} seeds")]
+
+
+def skab_ceiling() -> list[str]:
+    name, run = "skab_ceiling.json", "python benchmarks/skab_ceiling.py"
+    data = load(name, run)
+    best = need(data, "best", name, run)[:5]
+    rows = [
+        [
+            " + ".join(f"`{c}`" for c in entry["channels"]),
+            f"{entry['f1']:.3f}",
+            pct(entry["far"]),
+            pct(entry["mar"]),
+            f"{entry['multiplier']:.2f}",
+        ]
+        for entry in best
+    ]
+    if "all_eight" in data:
+        a = data["all_eight"]
+        rows.append(
+            [
+                "all eight channels",
+                f"{a['f1']:.3f}",
+                pct(a["far"]),
+                pct(a["mar"]),
+                f"{a['multiplier']:.2f}",
+            ]
+        )
+    lines = table(
+        ["channels (chosen with the test labels)", "F1", "FAR %", "MAR %", "threshold multiple"],
+        rows,
+    )
+    notes = [source(name, run)]
+    if "reaching_target" in data:
+        notes.insert(0, f"Channel sets reaching the target: {data['reaching_target']} of 255.")
+    return paragraphs(lines, notes)
+
+
+def skab_frontier() -> list[str]:
+    name, run = "skab_frontier.json", "python benchmarks/skab_frontier.py"
+    data = load(name, run)
+    detectors = need(data, "detectors", name, run)
+    target = pct(data.get("target_far", 0.25), 0)
+
+    def point(entry: dict | None) -> str:
+        if not entry:
+            return "-"
+        return f"{entry['f1']:.3f} (FAR {pct(entry['far'])} %, x{entry['multiple']:g})"
+
+    rows = [
+        [f"`{det}`", point(d.get("best_within")), point(d.get("best"))]
+        for det, d in detectors.items()
+    ]
+    head = ["detector", f"best F1 at FAR ≤ {target} %", "best F1 at any FAR"]
+    extra = f", trailing mean over {data['smooth']} rows" if "smooth" in data else ""
+    return [*table(head, rows), "", source(name, run, extra)]
+
+
+def false_alarms() -> list[str]:
+    name, run = "false_alarms.json", "python benchmarks/false_alarms.py"
+    data = load(name, run)
+    machine = need(data, "sample_machine", name, run)
+    lines = []
+    if machine:
+
+        def mean(key: str) -> float:
+            return statistics.fmean(m[key] for m in machine)
+
+        thresholds = [m["threshold"] for m in machine]
+        spread = max(abs(t - statistics.fmean(thresholds)) for t in thresholds) / statistics.fmean(
+            thresholds
+        )
+        lines += table(
+            [
+                "sample machine",
+                "point F1",
+                "event recall",
+                "false-alarm runs",
+                "training rows flagged",
+                "threshold",
+            ],
+            [
+                [
+                    f"{len(machine)} seeds, mean",
+                    f"{mean('f1'):.3f}",
+                    f"{mean('event_recall'):.3f}",
+                    f"{mean('false_alarm_runs'):.1f}",
+                    f"{pct(mean('train_rows_flagged'), 2)} %",
+                    f"{mean('threshold'):.4g} (±{pct(spread, 0)} %)",
+                ]
+            ],
+        )
+    free = data.get("anomaly_free") or []
+    if free:
+        lines += [""] + table(
+            ["purely normal real data", "rows", "rows flagged", "alerts"],
+            [
+                [
+                    f"SKAB `anomaly-free.csv`, second half ({len(free)} seeds, mean)",
+                    str(free[0]["rows"]),
+                    f"{pct(statistics.fmean(f['rows_flagged'] for f in free), 2)} %",
+                    f"{statistics.fmean(f['alerts'] for f in free):.1f}",
+                ]
+            ],
+        )
+    else:
+        lines += ["", "_No SKAB `anomaly-free.csv` results in this run (the data was not found)._"]
+    options = ", ".join(f"{k}={v}" for k, v in (data.get("params") or {}).items())
+    return [*lines, "", source(name, run, f", options: {options or 'defaults'}")]
+
+
+# --- generated suite ----------------------------------------------------------------------
+
+SYNTH, SYNTH_RUN = "synthetic.json", "python benchmarks/synthetic.py"
+SYNTH_NAMES = {"lstmae": "lstmae", "pca": "PCA on windows", "seed-tutorial": "seed tutorial"}
+KINDS = [
+    "spike",
+    "level_shift",
+    "drift",
+    "stuck_sensor",
+    "noise_burst",
+    "frequency_change",
+    "broken_correlation",
+]
+
+
+def synth_settings(data: dict) -> str:
+    s = data.get("settings", {})
+    extra = ", ".join(f"{k}" for k in s.get("set", []))
+    text = f", mean ± std over {s.get('seeds', '?')} data seeds"
+    return text + (f", options {extra}" if extra else "")
+
+
+def synthetic() -> list[str]:
+    data = load(SYNTH, SYNTH_RUN)
+    mean = need(data, "mean", SYNTH, SYNTH_RUN)
+    rows = []
+    for det, m in mean.items():
+        rows.append(
+            [
+                SYNTH_NAMES.get(det, det),
+                f"{m['f1']:.2f} ± {m['f1_std']:.2f}",
+                f"{m['pr_auc']:.2f} ± {m['pr_auc_std']:.2f}",
+                f"{m['event_recall']:.2f} ± {m['event_recall_std']:.2f}",
+                f"{m['false_alarm_runs']:.1f} ± {m['false_alarm_runs_std']:.1f}",
+                f"{pct(m['normal_flagged_share'], 2)} %",
+                f"{m['normal_runs']:.1f}",
+            ]
+        )
+    head = [
+        "detector",
+        "point F1",
+        "PR-AUC",
+        "event recall",
+        "false-alarm runs",
+        "normal rows flagged",
+        "runs there",
+    ]
+    return [*table(head, rows), "", source(SYNTH, SYNTH_RUN, synth_settings(data))]
+
+
+def synthetic_kinds() -> list[str]:
+    data = load(SYNTH, SYNTH_RUN)
+    mean = need(data, "mean", SYNTH, SYNTH_RUN)
+    rows = [
+        [SYNTH_NAMES.get(det, det)]
+        + [f"{m[f'event_recall.{k}']:.2f} / {m[f'point_recall.{k}']:.2f}" for k in KINDS]
+        for det, m in mean.items()
+    ]
+    head = ["detector", *(k.replace("_", " ") for k in KINDS)]
+    return [
+        *table(head, rows),
+        "",
+        source(SYNTH, SYNTH_RUN, synth_settings(data).replace("± std ", "")),
+    ]
+
+
+def arch_choice() -> list[str]:
+    name, run = "arch_choice.json", "python benchmarks/arch_choice.py"
+    runs = load(name, run)
+    if not isinstance(runs, list) or not runs:
+        raise Missing(f"`benchmarks/results/{name}` holds no runs (rerun `{run}`)")
+    keys = [
+        ("pr_auc", 2),
+        ("roc_auc", 2),
+        ("f1", 2),
+        ("event_recall", 2),
+        ("false_alarm_runs", 1),
+        ("val_loss", 3),
+    ]
+    rows = []
+    for arch in dict.fromkeys(r["arch"] for r in runs):
+        mine = [r for r in runs if r["arch"] == arch]
+        cells = [f"`{arch}`"]
+        for key, digits in keys:
+            values = [r[key] for r in mine]
+            cells.append(
+                f"{statistics.fmean(values):.{digits}f} ± {statistics.pstdev(values):.{digits}f}"
+            )
+        rows.append(cells)
+    head = [
+        "`--arch`",
+        "PR-AUC",
+        "ROC-AUC",
+        "point F1",
+        "event recall",
+        "false-alarm runs",
+        "val loss",
+    ]
+    seeds = len({r["data_seed"] for r in runs})
+    return [*table(head, rows), "", source(name, run, f", mean ± std over {seeds} data seeds")]
+
+
+def missing_policy() -> list[str]:
+    name, run = "missing_policy.json", "python benchmarks/missing_policy.py --seeds 0 1"
+    data = load(name, run)
+    runs = need(data, "runs", name, run)
+    seeds = list(runs)
+    policies = list(runs[seeds[0]])
+
+    def cells(policy: str, key: str, fmt: Callable[[float], str]) -> str:
+        return ", ".join(fmt(runs[s][policy][key]) for s in seeds)
+
+    rows = [
+        [
+            f"`{p}`",
+            cells(p, "f1", lambda v: f"{v:.3f}"),
+            cells(p, "far", lambda v: f"{100 * v:#.2g} %"),
+            cells(p, "false_alarm_runs", lambda v: f"{v:g}"),
+            cells(p, "event_recall", lambda v: f"{v:.2f}"),
+        ]
+        for p in policies
+    ]
+    head = ["`--missing`", "point F1", "false-alarm rate", "false-alarm runs", "event recall"]
+    extra = f", per data seed ({', '.join(seeds)}), {data.get('epochs', '?')} epochs"
+    return [*table(head, rows), "", source(name, run, extra)]
+
+
+# --- thresholds ---------------------------------------------------------------------------
+
+FLAG = {"alerts_per": "--alerts-per"}
+
+
+def method_label(entry: dict) -> str:
+    method, params = entry["method"], entry.get("params", {})
+    if method.startswith("fbeta"):
+        beta = params.get("beta", 1)
+        return f"`fbeta --beta {beta:g}`, fitted on the test labels (in-sample upper bound)"
+    args = " ".join(f"{FLAG.get(k, '--' + k)} {v:g}" for k, v in params.items())
+    default = " (default)" if method == "quantile" and params == {"q": 0.999} else ""
+    return f"`{method} {args}`{default}"
+
+
+def threshold_methods() -> list[str]:
+    name, run = "threshold_methods.json", "python benchmarks/threshold_methods.py"
+    data = load(name, run)
+    rows = []
+    for entry in need(data, "methods", name, run):
+        if "error" in entry:
+            rows.append([method_label(entry), f"refused: {entry['error']}", *[""] * 6])
+            continue
+        rows.append(
+            [
+                method_label(entry),
+                f"{entry['threshold']:.4g}",
+                f"{entry['f1']:.3f}",
+                f"{entry['precision']:.3f}",
+                f"{entry['recall']:.3f}",
+                f"{entry['far']:.4f}",
+                f"{entry['event_recall']:.2f}",
+                str(entry["false_alarm_runs"]),
+            ]
+        )
+    head = [
+        "method",
+        "threshold",
+        "point F1",
+        "precision",
+        "recall",
+        "false-alarm rate",
+        "event recall",
+        "false-alarm runs",
+    ]
+    lines = table(head, rows)
+    if "flag_all_f1" in data:
+        lines += [
+            "",
+            f"Flagging every row scores point F1 {data['flag_all_f1']:.3f}; the model's ROC-AUC is "
+            f"{data['roc_auc']:.3f}, PR-AUC {data['pr_auc']:.3f}.",
+        ]
+    epochs, held = data.get("epochs", "?"), data.get("held_out_rows", "?")
+    extra = f", one model, {epochs} epochs, {held} held-out rows"
+    return paragraphs(lines, [source(name, run, extra)])
+
+
+# --- speed --------------------------------------------------------------------------------
+
+SPEED, SPEED_RUN = "speed.json", "make bench"
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def speed() -> list[str]:
+    data = load(SPEED, SPEED_RUN)
+    t = need(data, "train_throughput", SPEED, SPEED_RUN)
+    loss = need(data, "time_to_loss", SPEED, SPEED_RUN)
+    s = need(data, "score", SPEED, SPEED_RUN)
+    turns = [
+        a / b
+        for a, b in zip(
+            s["tutorial"]["rounds_seconds"], s["lstmae"]["rounds_seconds"], strict=False
+        )
+    ]
+    if s["ratio"] >= 5 and min(turns) >= 5:
+        score_target = "met"
+    elif s["ratio"] >= 5:
+        score_target = "**not reliably met**"
+    else:
+        score_target = "**not met**"
+    score_target += f" (turns: {', '.join(f'{r:.1f}x' for r in turns)})"
+    loss_ratio = loss["tutorial_seconds"] / loss["lstmae_seconds"]
+    rows = [
+        [
+            "training windows/s at the tutorial's settings (seq 50, hidden 64, batch 32), "
+            "default `--arch linear`",
+            f"{t['tutorial_windows_per_s']:,.0f}",
+            f"{t['lstmae_linear_windows_per_s']:,.0f}",
+            f"{t['ratio_linear']:.2f}x",
+            f">= 2x: {met(t['ratio_linear'] >= 2)}",
+        ],
+        [
+            "same, `--arch seed`",
+            f"{t['tutorial_windows_per_s']:,.0f}",
+            f"{t['lstmae_seed_arch_windows_per_s']:,.0f}",
+            f"{t['ratio_seed_arch']:.2f}x",
+            "",
+        ],
+        [
+            "time to reach the tutorial's best validation loss after "
+            f"{data.get('args', {}).get('tutorial_epochs', '?')} epochs (default options)",
+            f"{loss['tutorial_seconds']:.1f} s",
+            f"{loss['lstmae_seconds']:.1f} s",
+            f"{loss_ratio:.1f}x",
+            f">= 4x: {met(loss_ratio >= 4)}",
+        ],
+        [
+            "`lstmae score` rows/s, process start to exit, "
+            f"{data.get('args', {}).get('rows', 0):,} x 8 CSV",
+            f"{s['tutorial']['rows_per_s']:,.0f}",
+            f"{s['lstmae']['rows_per_s']:,.0f}",
+            f"{s['ratio']:.1f}x",
+            f">= 5x: {score_target}",
+        ],
+        [
+            "same with `--precision bf16`",
+            f"{s['tutorial']['rows_per_s']:,.0f}",
+            f"{s['lstmae_bf16']['rows_per_s']:,.0f}",
+            f"{s['ratio_bf16']:.1f}x",
+            "",
+        ],
+        [
+            "peak RSS while scoring",
+            f"{s['tutorial']['peak_rss_mib']:,.0f} MiB",
+            f"{s['lstmae']['peak_rss_mib']:,.0f} MiB",
+            "",
+            "",
+        ],
+    ]
+    if "help" in data:
+        h = data["help"]["median_seconds"]
+        rows.append(["`lstmae --help`", "", f"{h:.2f} s", "", f"< 0.5 s: {met(h < 0.5)}"])
+    if "train_memory" in data:
+        m = data["train_memory"]
+        rows.append(
+            [
+                f"peak RSS of `lstmae train` on {m['rows']:,} rows",
+                "",
+                f"{m['peak_rss_mib']:,.0f} MiB",
+                "",
+                f"< 1 GB: {met(m['peak_rss_mib'] * 1.048576 < 1000)}",
+            ]
+        )
+    lines = table(["step", "tutorial", "lstmae", "ratio", "target"], rows)
+    gpu = data.get("gpu", {})
+    lines.append("")
+    if "skipped" in gpu or not gpu:
+        lines.append(f"GPU: skipped ({gpu.get('skipped', 'not measured')}).")
+    else:
+        gs, gt = gpu["score"], gpu["train"]
+        lines.append(
+            f"GPU ({gpu['device']}): training {gt['tutorial_windows_per_s']:,.0f} against "
+            f"{gt['lstmae_linear_windows_per_s']:,.0f} windows/s "
+            f"({gt['ratio_linear']:.2f}x); scoring in process (network only) "
+            f"{gs['tutorial_rows_per_s']:,.0f} against {gs['lstmae_rows_per_s']:,.0f} rows/s "
+            f"({gs['lstmae_rows_per_s'] / gs['tutorial_rows_per_s']:.1f}x)."
+        )
+    machine = data.get("machine", {})
+    extra = f", {machine.get('threads', '?')} torch threads, median of three turns"
+    return paragraphs(lines, [source(SPEED, SPEED_RUN, extra)])
+
+
+def memory() -> list[str]:
+    name, run = "memory.json", "make bench-memory"
+    data = load(name, run)
+    labels = {
+        "train": "`lstmae train`",
+        "score": "`lstmae score`",
+        "score_small": "`lstmae score`",
+        "tutorial_small": "tutorial (windows stacked)",
+    }
+    rows = [
+        [
+            label,
+            f"{data[key]['rows']:,}",
+            f"{data[key]['peak_rss_mib']:,.0f} MiB",
+            f"{data[key]['seconds']:.0f} s",
+        ]
+        for key, label in labels.items()
+        if key in data
+    ]
+    lines = table(["run", "rows", "peak RSS", "time"], rows)
+    if "tutorial_stacked_gib_at_rows" in data:
+        lines += [
+            "",
+            f"The tutorial at {data.get('rows', 0):,} rows: the stacked windows alone (windows, "
+            f"a float32 copy, reconstruction, errors) take "
+            f"{data['tutorial_stacked_gib_at_rows']:.1f} GiB; its measured growth extrapolates "
+            f"to {data['tutorial_extrapolated_gib_at_rows']:.1f} GiB.",
+        ]
+    extra = (
+        f", {data.get('features', '?')} features, `--score-stride {data.get('score_stride', '?')}`"
+    )
+    return paragraphs(lines, [source(name, run, extra)])
+
+
+def ddp() -> list[str]:
+    name, run = "ddp.json", "python benchmarks/ddp_speedup.py"
+    data = load(name, run)
+    summary = need(data, "summary", name, run)
+    runs = data.get("runs", {})
+    rows = []
+    for launcher, med in summary.items():
+        if not isinstance(med, dict):
+            continue
+        spread = ""
+        train_s = [r["train_s"] for r in runs.get(launcher, [])]
+        if train_s and max(train_s) > 1.5 * min(train_s):
+            spread = f" (runs: {min(train_s):.0f} to {max(train_s):.0f})"
+        rows.append(
+            [
+                launcher,
+                f"{med['train_s']:.1f}{spread}",
+                f"{med['wall_s']:.1f}",
+                f"{med['val_loss']:.3f}",
+            ]
+        )
+    head = [
+        "launcher",
+        "training loop (s)",
+        "whole command (s)",
+        f"val loss after {data.get('epochs', '?')} epochs",
+    ]
+    lines = table(head, rows)
+    if "speedup_train_loop" in summary:
+        lines += [
+            "",
+            f"Training loop: 2 processes {summary['speedup_train_loop']:.2f}x as fast as 1 "
+            "process with torch's default threads, "
+            f"{summary['speedup_train_loop_vs_1_thread']:.2f}x as fast as 1 single-threaded "
+            "process.",
+        ]
+    load_avg = data.get("load_average_before"), data.get("load_average_after")
+    extra = f", {data.get('rows', 0):,} rows, median of {len(next(iter(runs.values()), []))} runs"
+    if all(load_avg):
+        extra += f", load average {load_avg[0][0]:.1f} before and {load_avg[1][0]:.1f} after"
+    return paragraphs(lines, [source(name, run, extra)])
+
+
+TABLES: dict[str, Callable[[], list[str]]] = {
+    "skab-honest": skab_honest,
+    "skab-window-rule": skab_window_rule,
+    "skab-strict": skab_strict,
+    "skab-ceiling": skab_ceiling,
+    "skab-frontier": skab_frontier,
+    "false-alarms": false_alarms,
+    "synthetic": synthetic,
+    "synthetic-kinds": synthetic_kinds,
+    "arch-choice": arch_choice,
+    "missing-policy": missing_policy,
+    "threshold-methods": threshold_methods,
+    "speed": speed,
+    "memory": memory,
+    "ddp": ddp,
+}
+
+
+def render(name: str) -> str:
+    if name not in TABLES:
+        return f"_Unknown table `{name}`: scripts/make_docs.py knows {', '.join(TABLES)}._\n"
+    try:
+        lines = TABLES[name]()
+    except Missing as missing:
+        lines = [f"_Not generated: {missing}._"]
+    except (KeyError, TypeError, ValueError, IndexError) as error:  # a format we do not know
+        lines = [f"_Not generated: the results for `{name}` have an unexpected shape ({error!r})._"]
+    return "\n".join(lines) + "\n"
+
+
+def rewrite(text: str) -> str:
+    return BLOCK.sub(lambda m: m["open"] + render(m["name"]) + m["close"], text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if out of date"
+    )
+    args = parser.parse_args(argv)
+    stale = []
+    for page in PAGES:
+        old = page.read_text()
+        new = rewrite(old)
+        if new != old:
+            stale.append(page.relative_to(ROOT))
+            if not args.check:
+                page.write_text(new)
+    if args.check and stale:
+        print(f"out of date: {', '.join(map(str, stale))}; run `make docs`", file=sys.stderr)
+        return 1
+    for path in stale:
+        print(f"rewrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
