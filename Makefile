@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DEMO := demo_out
 
-.PHONY: help install demo test test-slow lint format bench bench-threads bench-memory bench-skab bench-synthetic check-torch clean
+.PHONY: help install demo test test-slow lint format docs bench bench-threads bench-memory bench-skab bench-synthetic check-torch clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
