@@ -573,6 +573,29 @@ def speed() -> list[str]:
     return paragraphs(lines, [source(SPEED, SPEED_RUN, extra)])
 
 
+def flatten(value, prefix: str = "") -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [row for key, v in value.items() for row in flatten(v, f"{prefix}{key}.")]
+    return [(prefix.rstrip("."), value)]
+
+
+def gpu() -> list[str]:
+    """Every number of gpu.json (its layout is still settling: issue 19), one row each."""
+    name, run = "gpu.json", "python benchmarks/speed.py --gpu-only"
+    data = load(name, run)
+    measured = need(data, "gpu", name, run)
+    rows = []
+    for key, value in flatten(measured):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            continue
+        if isinstance(value, float):
+            text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+        else:
+            text = f"{value:,}" if isinstance(value, int) else value
+        rows.append([f"`{key}`", text])
+    return paragraphs(table(["measurement", "value"], rows), [source(name, run)])
+
+
 def memory() -> list[str]:
     name, run = "memory.json", "make bench-memory"
     data = load(name, run)
@@ -663,6 +686,7 @@ TABLES: dict[str, Callable[[], list[str]]] = {
     "missing-policy": missing_policy,
     "threshold-methods": threshold_methods,
     "speed": speed,
+    "gpu": gpu,
     "memory": memory,
     "ddp": ddp,
 }
