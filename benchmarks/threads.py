@@ -92,6 +92,14 @@ def busy(count: int):
             worker.wait()
 
 
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def load() -> str:
     return Path("/proc/loadavg").read_text().strip()
 
@@ -179,7 +187,7 @@ def main() -> None:
     runs = settings(cpus)
     result: dict = {
         "machine": {
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
             "cpus": os.cpu_count(),
             "affinity": cpus,
             "allowed": threads.allowed_cpus(),
