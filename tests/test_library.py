@@ -63,19 +63,15 @@ def _fleet(machines: int = 3) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[["machine", "timestamp", "f0", "f1", "f2"]]
 
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+SCALING_OUT = Path(__file__).resolve().parents[1] / "docs" / "scaling-out.md"
 
 
-def readme_section(title: str) -> str:
-    return README.read_text().split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
-
-
-def readme_score_partitions(model: Path):
-    """The README's mapInPandas function, run as written, with MODEL pointing at `model`."""
-    text = readme_section("Scaling out").split("### Scoring data that an engine", 1)[1]
+def docs_score_partitions(model: Path):
+    """docs/scaling-out.md's mapInPandas function, run as written, with MODEL at `model`."""
+    text = SCALING_OUT.read_text().split("## Scoring data that an engine", 1)[1]
     code = text.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)  # our own README, not user data
+    exec(compile(code, "scaling-out.md", "exec"), namespace)  # our own docs, not user data
     namespace["MODEL"] = str(model)
     return namespace["score_partitions"]
 
@@ -84,7 +80,7 @@ def test_partitioned_scoring_equals_one_pass(tiny_model):
     fleet = _fleet()
     whole = Detector.load(tiny_model).score_frame(fleet, id_column="machine")
     partitions = [part for _, part in fleet.groupby("machine", sort=False)]  # whole series
-    score_partitions = readme_score_partitions(tiny_model)
+    score_partitions = docs_score_partitions(tiny_model)
     parts = pd.concat(score_partitions(iter(partitions)), ignore_index=True)
     key = ["machine", "row"]
     whole = whole.sort_values(key, ignore_index=True)
@@ -99,10 +95,10 @@ def test_a_loaded_bundle_scores_where_it_is_asked(tiny_model):
     assert all(p.device.type == "cpu" for p in detector.model_.parameters())
 
 
-def test_readme_scaling_recipes_use_real_options():
+def test_scaling_out_recipes_use_real_options():
     from torch.distributed.run import get_args_parser
 
-    text = readme_section("Scaling out").replace("\\\n", " ")
+    text = SCALING_OUT.read_text().replace("\\\n", " ")
     commands = re.findall(r"(?:lstmae|-m lstmae_cli) (train|score|export) ([^\n`|]*)", text)
     assert {c for c, _ in commands} >= {"train", "export"}
     for command, args in commands:
