@@ -101,10 +101,18 @@ def skab_window_rule(scores: np.ndarray, threshold: float, n: int = SKAB_WINDOW)
     return flags
 
 
-def leaderboard(files: list[Path], params: dict, seed: int, alerts: dict | None = None) -> dict:
+def leaderboard(
+    files: list[Path],
+    params: dict,
+    seed: int,
+    alerts: dict | None = None,
+    multiples: tuple[float, ...] = (),
+) -> dict:
     """Per-file train/test on the leaderboard split; pooled metrics under the honest rule
-    (every test row, flags as `score` writes them) and SKAB's window rule; thresholds."""
+    (every test row, flags as `score` writes them) and SKAB's window rule; thresholds; and
+    the honest metrics at each multiple of every model's learned threshold."""
     labels, flags, window_flags, thresholds, normal = [], [], [], [], []
+    swept: dict[float, list[np.ndarray]] = {m: [] for m in multiples}
     for path in files:
         frame = read(path)
         detector = Detector(**params, seed=seed)
@@ -115,6 +123,11 @@ def leaderboard(files: list[Path], params: dict, seed: int, alerts: dict | None 
         window_flags.append(skab_window_rule(scores[TRAIN_ROWS:], detector.threshold_))
         thresholds.append(detector.threshold_)
         normal.append(flagged[:TRAIN_ROWS])  # its own training rows, as `score` flags them
+        learned = detector.threshold_
+        for multiple in multiples:
+            detector.threshold_ = multiple * learned
+            swept[multiple].append(score_rows(detector, frame, alerts)[0][TRAIN_ROWS:])
+        detector.threshold_ = learned
     truth = np.concatenate(labels)
     honest = point_metrics(truth, np.concatenate(flags))
     window_rule = point_metrics(truth, np.concatenate(window_flags))
@@ -123,6 +136,7 @@ def leaderboard(files: list[Path], params: dict, seed: int, alerts: dict | None 
         "window_rule": window_rule,
         "thresholds": thresholds,
         "train_rows_flagged": float(np.concatenate(normal).mean()),
+        "sweep": {str(m): point_metrics(truth, np.concatenate(f)) for m, f in swept.items()},
     }
 
 
@@ -189,6 +203,12 @@ def main() -> None:
     )
     parser.add_argument("--skip-strict", action="store_true")
     parser.add_argument(
+        "--multiples",
+        default="",
+        help="also score at these multiples of each learned threshold, e.g. 1.5,2,3 "
+        "(honest rule; what `lstmae threshold --method manual` could set)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (the per-file models are tiny)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "skab.json")
@@ -200,7 +220,8 @@ def main() -> None:
     began = time.perf_counter()
     alerts = {"merge_gap": args.merge_gap, "min_rows": args.min_rows}
     alerts = {name: value for name, value in alerts.items() if value is not None}
-    runs = [leaderboard(files, params, seed, alerts) for seed in range(args.seeds)]
+    multiples = tuple(float(m) for m in args.multiples.split(",")) if args.multiples else ()
+    runs = [leaderboard(files, params, seed, alerts, multiples) for seed in range(args.seeds)]
     result = {"params": params, "alerts": alerts, "seeds": args.seeds}
     result["files"] = len(files)
     for key, title, published in (
@@ -226,6 +247,12 @@ def main() -> None:
             result[key]["summary"],
             result[key]["flag_all"],
             published,
+        )
+    for multiple in multiples:
+        at = summarise([run["sweep"][str(multiple)] for run in runs])
+        print(
+            f"honest, threshold x{multiple:g}: F1 {at['f1'][0]:.3f}, FAR {100 * at['far'][0]:.1f} "
+            f"%, MAR {100 * at['mar'][0]:.1f} %"
         )
     flagged = [run["train_rows_flagged"] for run in runs]
     result["train_rows_flagged"] = flagged

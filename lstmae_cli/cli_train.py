@@ -106,6 +106,14 @@ def train(
             "is then 1/K); 1: from the last --val-fraction of each series."
         ),
     ] = Defaults.calibration_folds,
+    drift_rate: Annotated[
+        float,
+        typer.Option(
+            help="Drift allowance: each feature's level may move this many training standard "
+            "deviations per row without being flagged (followed in 32-row steps from a "
+            "series' first row); faster changes stay flagged. 0: off."
+        ),
+    ] = Defaults.drift_rate,
     epochs: Annotated[int, typer.Option(help="Most epochs to train.")] = Defaults.epochs,
     batch_size: Annotated[
         int, typer.Option(help="Windows per training batch.")
@@ -194,6 +202,7 @@ def train(
         scaler=scaler.value,
         val_fraction=val_fraction,
         calibration_folds=calibration_folds,
+        drift_rate=drift_rate,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,

@@ -22,6 +22,7 @@ from .data import (
     split_series,
 )
 from .detector_bundle import bundle_metadata, bundle_tensors, restore
+from .drift import track_series
 from .errors import BundleError, InputError, UsageError
 from .folds import Fold, check_fold_sizes, take, time_blocked_folds
 from .model import LSTMAutoencoder, ModelConfig
@@ -115,7 +116,8 @@ class Detector:
         train_parts = take([s.values for s in series], final.train)
         warn_trending(train_parts, self.roles_.features)
         self.scaler_ = fit_scaler(p.scaler, np.concatenate(train_parts))
-        scaled = [self.scaler_.transform(s.values) for s in series]
+        # what the network sees: scaled values less their drift level (drift.py)
+        scaled = [track_series(self.scaler_.transform(s.values), p.drift_rate) for s in series]
         stacked = np.concatenate(take(scaled, final.train))  # (rows, features)
         self.range_ = (stacked.min(axis=0), stacked.max(axis=0))
         if checkpoint is not None:
@@ -356,9 +358,14 @@ class Detector:
 
 
 def known_params(saved: dict) -> dict:
-    """The saved options this version knows (bundles from before smoothing: none)."""
+    """The saved options this version knows; bundles from before an option get its old
+    behaviour (no smoothing, tail calibration, no drift allowance)."""
     known = {f.name for f in fields(DetectorParams)}
-    return {k: v for k, v in ({"smooth": 1, "calibration_folds": 1} | saved).items() if k in known}
+    return {
+        k: v
+        for k, v in ({"smooth": 1, "calibration_folds": 1, "drift_rate": 0.0} | saved).items()
+        if k in known
+    }
 
 
 def _observed_masks(series: list[SeriesData]) -> list[np.ndarray] | None:

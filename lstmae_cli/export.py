@@ -94,6 +94,13 @@ def scoring_metadata(detector: Detector) -> dict:
             "scale": scaler.scale.tolist(),
             "formula": "scaled = (value - offset) / scale",
         },
+        "drift": {
+            "rate": p.drift_rate,
+            "rule": "per series and feature, a level starting at 0 subtracted from the scaled "
+            "values before the network; after each whole block of 32 rows (counted from the "
+            "series' first row) it moves toward the block's median by at most 32 * rate; "
+            "rate 0: none",
+        },
         "scoring": {
             "method": score.method,
             "center": score.center.tolist(),

@@ -27,6 +27,7 @@ class DetectorParams:
     scaler: str = "standard"
     val_fraction: float = 0.2  # with calibration_folds 1: the tail held out
     calibration_folds: int = 1  # >= 2: time-blocked cross-fitting (folds.py)
+    drift_rate: float = 0.0  # scaled units per row a level may drift unflagged (drift.py)
     epochs: int = 30
     batch_size: int = 128
     lr: float = 2e-3
@@ -60,6 +61,8 @@ class DetectorParams:
             raise UsageError("--seq-len must be at least 2")
         if self.stride > self.seq_len or self.score_stride > self.seq_len:
             raise UsageError("--stride and --score-stride must not exceed --seq-len")
+        if not 0.0 <= self.drift_rate < 1.0:
+            raise UsageError("--drift-rate must be in [0, 1) (scaled units per row)")
         if self.calibration_folds < 1:
             raise UsageError("--calibration-folds must be at least 1")
         if not 0.0 <= self.val_fraction < 1.0:

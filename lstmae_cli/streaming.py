@@ -19,6 +19,7 @@ from .data import (
     row_number,
     sort_by_time,
 )
+from .drift import DriftTracker
 from .errors import InputError, LstmaeWarning
 from .gaps import AlertFilter
 from .params import alert_defaults
@@ -39,8 +40,10 @@ class SeriesState:
         label: str,
         smooth: int = 1,
         alerts: AlertFilter | None = None,
+        drift: DriftTracker | None = None,
     ) -> None:
         self.scorer, self.filler, self.label = scorer, filler, label
+        self.drift = drift or DriftTracker(0, 0.0)
         self.smoother = ScoreSmoother(smooth)
         self.alerts = alerts or AlertFilter()
         self.pending: list[pd.DataFrame] = []  # pass-through columns of rows not yet emitted
@@ -119,6 +122,7 @@ class StreamScorer:
             if missing.any():
                 self.missing.add(part)
             scaled = self.detector.scaler_.transform(state.filler(values))
+            scaled = state.drift(scaled)  # (rows, F) what the network sees
             extra = guard_columns(self.detector, missing, scaled)
             self.out_of_range.add(state.label, extra, part)
             state.pending.append(part[self.passthrough].assign(**extra))
@@ -149,7 +153,8 @@ class StreamScorer:
             smooth = self.detector.params.smooth
             scorer = self.detector._row_scorer()
             alerts = AlertFilter(self.merge_gap, self.min_rows)
-            self.states[key] = SeriesState(scorer, filler, label, smooth, alerts)
+            drift = DriftTracker(len(self.features), self.detector.params.drift_rate)
+            self.states[key] = SeriesState(scorer, filler, label, smooth, alerts, drift)
         return self.states[key]
 
     def _frame(self, state: SeriesState, errors: np.ndarray) -> pd.DataFrame:

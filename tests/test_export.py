@@ -55,12 +55,24 @@ def test_metadata_holds_scaler_calibration_and_threshold(exported, tiny_model):
     assert meta["threshold"]["value"] == detector.threshold_
 
 
+def without_drift(scaled: np.ndarray, rate: float, block: int = 32) -> np.ndarray:
+    """The metadata's drift rule, row by row: the level before each block is taken off."""
+    level, out = np.zeros(scaled.shape[1]), np.empty_like(scaled)
+    for start in range(0, len(scaled), block):
+        rows = scaled[start : start + block].astype(np.float64)
+        out[start : start + block] = rows - level
+        if len(rows) == block:
+            level += np.clip(np.median(rows, axis=0) - level, -rate * block, rate * block)
+    return out
+
+
 def onnx_row_scores(path, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Row scores and flags from the ONNX file alone, following its metadata."""
     meta = read_metadata(path)
     scaler, scoring = meta["scaler"], meta["scoring"]
     values = frame[meta["features"]].to_numpy(np.float64)
     scaled = ((values - scaler["offset"]) / scaler["scale"]).astype(np.float32)  # (rows, F)
+    scaled = without_drift(scaled, meta["drift"]["rate"])
     seq_len, stride, rows = meta["seq_len"], meta["score_stride"], len(scaled)
     starts = list(range(0, rows - seq_len + 1, stride))
     if starts[-1] + seq_len < rows:  # a last window ending at the last row covers the tail
@@ -71,8 +83,12 @@ def onnx_row_scores(path, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     for start, error in zip(starts, (recon - windows) ** 2, strict=True):
         sums[start : start + seq_len] += error
         counts[start : start + seq_len] += 1
-    centered = sums / counts[:, None] - scoring["center"]  # mahalanobis
-    raw = np.einsum("ij,jk,ik->i", centered, np.array(scoring["precision"]), centered)
+    errors = sums / counts[:, None]  # (rows, F)
+    if scoring["method"] == "mahalanobis":
+        centered = errors - scoring["center"]
+        raw = np.einsum("ij,jk,ik->i", centered, np.array(scoring["precision"]), centered)
+    else:
+        raw = (errors / (scoring["center"] if scoring["method"] == "normalized" else 1)).mean(1)
     scores = pd.Series(raw).rolling(meta["smooth"], min_periods=1).mean().to_numpy()
     return scores, scores > meta["threshold"]["value"]
 
