@@ -16,12 +16,14 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from lstmae_cli import Detector
-from lstmae_cli.checkpoint import Checkpointing
-from lstmae_cli.cli import app
-from lstmae_cli.model import LSTMAutoencoder, ModelConfig
-from lstmae_cli.scoring import fit_score_model, score_observed
-from lstmae_cli.train import TrainSettings, masked_mse, train_autoencoder
-from lstmae_cli.windows import WindowBank
+from lstmae_cli.cli.app import app
+from lstmae_cli.nn.checkpoint import Checkpointing
+from lstmae_cli.nn.model import LSTMAutoencoder, ModelConfig
+from lstmae_cli.nn.train import TrainSettings, masked_mse, train_autoencoder
+from lstmae_cli.nn.windows import WindowBank
+from lstmae_cli.scoring.drift import track_series
+from lstmae_cli.scoring.folds import time_blocked_folds
+from lstmae_cli.scoring.rows import fit_score_model, score_observed
 
 from .conftest import FAST, make_frame
 from .helpers import device_rtol
@@ -146,7 +148,10 @@ def test_out_of_range_column_and_one_warning(tiny_model, small_frame, tmp_path):
 def test_training_range_is_kept_in_the_bundle(tiny_model, small_frame):
     detector = Detector.load(tiny_model)
     low, high = detector.range_
-    scaled = detector.scaler_.transform(small_frame[["f0", "f1", "f2"]].to_numpy()[:480])
+    p = detector.params  # the range of what the saved network trained on: its fold's rows,
+    (train_rows,) = time_blocked_folds([600], p.calibration_folds, p.val_fraction)[0].train[0]
+    values = small_frame[["f0", "f1", "f2"]].to_numpy()  # less their drift level
+    scaled = track_series(detector.scaler_.transform(values), p.drift_rate)[slice(*train_rows)]
     np.testing.assert_allclose(low, scaled.min(axis=0), rtol=1e-6)
     np.testing.assert_allclose(high, scaled.max(axis=0), rtol=1e-6)
     clean = detector.score_frame(small_frame)

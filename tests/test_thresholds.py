@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from scipy import stats
 from typer.testing import CliRunner
 
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 from lstmae_cli.errors import UsageError
-from lstmae_cli.thresholds import (
+from lstmae_cli.scoring.thresholds import (
     budget_threshold,
     conformal_p_values,
     fit_threshold,
@@ -273,13 +273,17 @@ def test_train_refuses_label_methods_and_missing_values_with_exit_2(tmp_path, sm
 
 
 def test_train_refuses_a_held_out_part_too_small_for_the_method(tmp_path, small_csv):
-    """600 rows, 120 held out: pot at level 0.98 needs 500, fpr at 0.001 needs 999."""
+    """600 rows, 120 held out (the tail): pot at level 0.98 needs 500, fpr at 0.001 needs
+    999; with 3 calibration folds all 600 rows are held out, still too few for fpr."""
     model = tmp_path / "m.safetensors"
-    pot = run("train", small_csv, "-o", model, "--threshold-method", "pot", *FAST_ARGS)
+    tail = [*FAST_ARGS, "--calibration-folds", "1"]
+    pot = run("train", small_csv, "-o", model, "--threshold-method", "pot", *tail)
     assert pot.exit_code == 2 and "at least 500 held-out scores" in pot.output
-    args = ["--threshold-method", "fpr", "--alpha", "0.001", *FAST_ARGS]
-    fpr = run("train", small_csv, "-o", model, *args)
+    args = ["--threshold-method", "fpr", "--alpha", "0.001"]
+    fpr = run("train", small_csv, "-o", model, *args, *tail)
     assert fpr.exit_code == 2 and "about 120 rows" in fpr.output
+    blocks = run("train", small_csv, "-o", model, *args, *FAST_ARGS, "--calibration-folds", "3")
+    assert blocks.exit_code == 2 and "about 600 rows" in blocks.output
     assert not model.exists()
 
 
