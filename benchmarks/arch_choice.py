@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "sample_data"))
 from make_sample import inject, machine  # noqa: E402
 
 from lstmae_cli import Detector  # noqa: E402
-from lstmae_cli.metrics import event_metrics, point_metrics, ranking_metrics  # noqa: E402
+from lstmae_cli.views.metrics import event_metrics, point_metrics, ranking_metrics  # noqa: E402
 
 
 def run_once(arch: str, data_seed: int, epochs: int) -> dict:

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmae_cli.bundle import load_bundle
-from lstmae_cli.outpath import atomic_path
+from lstmae_cli.io.outpath import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "ddp.json"

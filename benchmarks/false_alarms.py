@@ -35,7 +35,7 @@ from options import parse_overrides  # noqa: E402
 
 from lstmae_cli import Detector  # noqa: E402
 from lstmae_cli.errors import LstmaeWarning  # noqa: E402
-from lstmae_cli.metrics import event_metrics, point_metrics, runs  # noqa: E402
+from lstmae_cli.views.metrics import event_metrics, point_metrics, runs  # noqa: E402
 
 SAMPLE = ROOT / "sample_data"
 FREE = ROOT.parent / "shared" / "data" / "skab" / "anomaly-free" / "anomaly-free.csv"

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from make_sample import inject, machine, with_time  # noqa: E402
 
 from lstmae_cli import Detector  # noqa: E402
-from lstmae_cli.metrics import event_metrics, point_metrics  # noqa: E402
+from lstmae_cli.views.metrics import event_metrics, point_metrics  # noqa: E402
 
 
 def punch_gaps(frame: pd.DataFrame, columns: list[str], rng, fraction: float = 0.05):

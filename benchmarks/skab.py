@@ -35,7 +35,7 @@ from options import parse_overrides  # noqa: E402
 
 from lstmae_cli import Detector  # noqa: E402
 from lstmae_cli.errors import LstmaeWarning  # noqa: E402
-from lstmae_cli.metrics import point_metrics  # noqa: E402
+from lstmae_cli.views.metrics import point_metrics  # noqa: E402
 
 SENSORS = [
     "Accelerometer1RMS",

@@ -25,8 +25,8 @@ import numpy as np
 from skab import DEFAULT_DATA, ROOT, SENSORS, TRAIN_ROWS, labelled_files, read
 from sklearn.preprocessing import StandardScaler
 
-from lstmae_cli.metrics import confusion
-from lstmae_cli.scoring import ScoreSmoother
+from lstmae_cli.scoring.rows import ScoreSmoother
+from lstmae_cli.views.metrics import confusion
 
 SMOOTH = 8
 MAX_FAR = 0.15

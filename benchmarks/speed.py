@@ -54,9 +54,9 @@ from memory import lstmae, peak_rss, python, write_csv  # noqa: E402
 from tutorial import LSTM_Autoencoder as SeedLSTMAutoencoder  # noqa: E402
 from tutorial import stacked_windows  # noqa: E402
 
-from lstmae_cli.model import ModelConfig  # noqa: E402
-from lstmae_cli.train import TrainSettings, train_autoencoder  # noqa: E402
-from lstmae_cli.windows import WindowBank  # noqa: E402
+from lstmae_cli.nn.model import ModelConfig  # noqa: E402
+from lstmae_cli.nn.train import TrainSettings, train_autoencoder  # noqa: E402
+from lstmae_cli.nn.windows import WindowBank  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
 GPU_RESULTS = ROOT / "benchmarks" / "results" / "gpu.json"
@@ -254,8 +254,8 @@ def gpu_end_to_end(folder: Path, rows: int, with_cpu: bool, device: str = "cuda"
 def gpu_score(values: np.ndarray, device: str = "cuda") -> dict:
     """Rows/s in process on the GPU: tutorial (stacked windows, batch 32) vs RowScorer."""
     from lstmae_cli.detector import SCORE_BATCH_CUDA, DetectorParams
-    from lstmae_cli.model import LSTMAutoencoder
-    from lstmae_cli.scoring import RowScorer
+    from lstmae_cli.nn.model import LSTMAutoencoder
+    from lstmae_cli.scoring.rows import RowScorer
 
     torch.manual_seed(0)
     model = SeedLSTMAutoencoder(8, TUTORIAL_HIDDEN).to(device).eval()

@@ -19,7 +19,7 @@ Detectors, each fit on the first 80 % of the training series with its threshold 
   way: standard-scaled, windows of 50 stacked, DataLoader batch 32, Adam 1e-3, MSE,
   5 epochs; row scores as for pca.
 
-Metrics (lstmae_cli.metrics): point F1, PR-AUC, event recall (events with any flagged row),
+Metrics (lstmae_cli.views.metrics): point F1, PR-AUC, event recall (events with any flagged row),
 false-alarm runs (flagged runs touching no event; fewer is better), and per kind the
 event recall and the point recall. Each detector also scores as many rows again of
 purely normal data: the share of them it flags and in how many runs. Means over the data
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from options import parse_overrides  # noqa: E402
 
 from lstmae_cli.errors import LstmaeWarning  # noqa: E402
-from lstmae_cli.metrics import event_metrics, point_metrics, ranking_metrics, runs  # noqa: E402
+from lstmae_cli.views.metrics import event_metrics, point_metrics, ranking_metrics, runs  # noqa: E402
 
 FEATURES = [f"s{i}" for i in range(6)]
 KINDS = (
@@ -439,7 +439,7 @@ def print_table(table: dict[str, dict[str, float]], seeds: int) -> None:
 
 
 def write_json(path: Path, payload: dict) -> None:
-    from lstmae_cli.outpath import atomic_path
+    from lstmae_cli.io.outpath import atomic_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:

@@ -11,7 +11,7 @@ Each run is a fresh process, timed from start to exit (wall seconds):
 under four settings:
 
 - `OMP_NUM_THREADS=1`: the baseline;
-- `default`: nothing set, so the thread policy (lstmae_cli/threads.py) chooses, and the
+- `default`: nothing set, so the thread policy (lstmae_cli/nn/threads.py) chooses, and the
   entry point sets OMP_WAIT_POLICY=PASSIVE;
 - `--threads N, PASSIVE`: torch's old thread count (the CPUs this process may use), with
   the entry point's wait policy: what PASSIVE alone does;
@@ -44,13 +44,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lstmae_cli import threads  # noqa: E402
+from lstmae_cli.nn import threads  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "threads.json"
 TRAIN = ROOT / "sample_data" / "machine_train.csv"
 TEST = ROOT / "sample_data" / "machine_test.csv"
 OURS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")  # cleared for every run
-OLD_ENTRY = "import sys; from lstmae_cli.cli import app; sys.argv[0] = 'lstmae'; app()"
+OLD_ENTRY = "import sys; from lstmae_cli.cli.app import app; sys.argv[0] = 'lstmae'; app()"
 
 
 def settings(cpus: int) -> dict[str, tuple[list[str], dict[str, str]]]:

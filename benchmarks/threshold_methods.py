@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from lstmae_cli import Detector  # noqa: E402
 from lstmae_cli.errors import UsageError  # noqa: E402
-from lstmae_cli.metrics import binary_labels, evaluate_all  # noqa: E402
-from lstmae_cli.thresholds import fit_threshold  # noqa: E402
+from lstmae_cli.scoring.thresholds import fit_threshold  # noqa: E402
+from lstmae_cli.views.metrics import binary_labels, evaluate_all  # noqa: E402
 
 METHODS = [
     ("quantile", {"q": 0.999}),

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from .errors import ArgumentError, BundleError
-from .outpath import atomic_path
+from .io.outpath import atomic_path
 
 FORMAT_NAME = "lstmae-bundle"
 FORMAT_VERSION = 1
@@ -56,7 +56,7 @@ def load_bundle(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 def _data_kind(path: Path) -> str | None:
     """'Parquet' or 'CSV' when the file that failed to load as a model looks like data."""
-    from .reading import DELIMITERS, PARQUET_MAGIC
+    from .io.reading import DELIMITERS, PARQUET_MAGIC
 
     try:
         with open(path, "rb") as handle:

@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import distributed
 from .bundle import load_bundle, save_bundle
-from .checkpoint import CHECKPOINT_KIND, Checkpointing
-from .data import (
+from .errors import BundleError, InputError, UsageError
+from .io.data import (
     ColumnRoles,
     MissingFiller,
     feature_matrix,
@@ -21,14 +20,16 @@ from .data import (
     resolve_roles,
     split_series,
 )
-from .detector_bundle import bundle_metadata, bundle_tensors, restore
-from .drift import track_series
-from .errors import BundleError, InputError, UsageError
-from .folds import Fold, check_fold_sizes, take, time_blocked_folds
-from .model import LSTMAutoencoder, ModelConfig
+from .nn import distributed
+from .nn.checkpoint import CHECKPOINT_KIND, Checkpointing
+from .nn.model import LSTMAutoencoder, ModelConfig
+from .nn.scaling import AffineScaler, fit_scaler
+from .nn.train import TrainResult, TrainSettings, mask_bank, resolve_device, train_autoencoder
+from .nn.windows import WindowBank
 from .params import DetectorParams
-from .scaling import AffineScaler, fit_scaler
-from .scoring import (
+from .scoring.drift import track_series
+from .scoring.folds import Fold, check_fold_sizes, take, time_blocked_folds
+from .scoring.rows import (
     RowScorer,
     ScoreModel,
     fill_missing_errors,
@@ -36,10 +37,9 @@ from .scoring import (
     score_observed,
     smooth_series,
 )
-from .thresholds import fit_threshold
-from .train import TrainResult, TrainSettings, mask_bank, resolve_device, train_autoencoder
-from .trends import warn_trending
-from .windows import WindowBank
+from .scoring.thresholds import fit_threshold
+from .scoring.trends import warn_trending
+from .state import bundle_metadata, bundle_tensors, restore
 
 # windows per forward pass when scoring: small batches stay in a CPU core's cache
 # (512 scored 400,000 rows 30 % faster than 4096 on 2 cores); a GPU wants large ones
@@ -283,7 +283,7 @@ class Detector:
     ) -> pd.DataFrame:
         """Events (as `score --level event`) of a frame or of chunks of one long input;
         merge_gap / min_rows None: seq_len / smooth + 1, as the CLI."""
-        from .levels import at_level
+        from .scoring.levels import at_level
 
         chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
         scorer = self.stream_scorer(name, (), merge_gap=merge_gap, min_rows=min_rows, **columns)
@@ -320,7 +320,7 @@ class Detector:
     ):
         """A StreamScorer whose `run(chunks)` yields row-level frames."""
         self._require_fitted()
-        from .streaming import StreamScorer
+        from .scoring.streaming import StreamScorer
 
         columns = (id_column, time_column)
         return StreamScorer(self, name, list(keep), *columns, merge_gap, min_rows)

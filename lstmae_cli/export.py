@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .errors import LstmaeError, UsageError
-from .outpath import atomic_path
+from .io.outpath import atomic_path
 from .params import alert_defaults
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def _trace(detector: Detector, opset: int) -> bytes:
 
 
 def _cpu_copy(detector: Detector) -> torch.nn.Module:
-    from .model import LSTMAutoencoder
+    from .nn.model import LSTMAutoencoder
 
     model = LSTMAutoencoder(detector.model_.config)
     model.load_state_dict({k: v.cpu() for k, v in detector.model_.state_dict().items()})

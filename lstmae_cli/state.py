@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from . import __version__
-from .data import ColumnRoles
-from .model import LSTMAutoencoder, ModelConfig, count_parameters
-from .scaling import AffineScaler
-from .scoring import ScoreModel
+from ._version import __version__
+from .io.data import ColumnRoles
+from .nn.model import LSTMAutoencoder, ModelConfig, count_parameters
+from .nn.scaling import AffineScaler
+from .scoring.rows import ScoreModel
 
 if TYPE_CHECKING:
     from .detector import Detector

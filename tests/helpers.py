@@ -58,7 +58,7 @@ def p_value_bounds(calibration, scores, tolerance: float) -> tuple[np.ndarray, n
     same rows scored in other batches (a refit on the scored file), each tie can fall either
     way by rounding, so the exact value is only known within these bounds.
     """
-    from lstmae_cli.thresholds import conformal_p_values
+    from lstmae_cli.scoring.thresholds import conformal_p_values
 
     scores = np.asarray(scores, float)
     spread = np.abs(scores) * tolerance

@@ -24,7 +24,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 
 from .conftest import make_frame, write_pickle_bomb
 
@@ -139,7 +139,7 @@ def test_duplicate_column_names(tmp_path, out, small_frame):
 
 
 def test_column_named_like_a_pandas_duplicate_is_fine(tmp_path):
-    from lstmae_cli.reading import read_frame
+    from lstmae_cli.io.reading import read_frame
 
     data = write(tmp_path, "x.csv", "x,x.1\n1,2\n")
     assert list(read_frame(data).columns) == ["x", "x.1"]
@@ -324,9 +324,9 @@ def test_pickle_posing_as_model_is_never_unpickled(tmp_path, small_csv, maker):
 
 
 def test_checkpoint_is_not_a_model(tmp_path, small_csv):
-    from lstmae_cli.checkpoint import Checkpointing, save_checkpoint
-    from lstmae_cli.model import LSTMAutoencoder, ModelConfig
-    from lstmae_cli.train import TrainState
+    from lstmae_cli.nn.checkpoint import Checkpointing, save_checkpoint
+    from lstmae_cli.nn.model import LSTMAutoencoder, ModelConfig
+    from lstmae_cli.nn.train import TrainState
 
     model = LSTMAutoencoder(ModelConfig(3, 8))
     state = TrainState(model, torch.optim.Adam(model.parameters()), torch.Generator())

@@ -153,9 +153,9 @@ def test_training_range_round_trips_and_old_bundles_still_load(tmp_path, tiny_mo
 
 
 def test_checkpoint_holds_no_pickle_and_is_not_a_model(tmp_path):
-    from lstmae_cli.checkpoint import Checkpointing, save_checkpoint
-    from lstmae_cli.model import LSTMAutoencoder, ModelConfig
-    from lstmae_cli.train import TrainState
+    from lstmae_cli.nn.checkpoint import Checkpointing, save_checkpoint
+    from lstmae_cli.nn.model import LSTMAutoencoder, ModelConfig
+    from lstmae_cli.nn.train import TrainState
 
     model = LSTMAutoencoder(ModelConfig(2, 4))
     optimizer = torch.optim.Adam(model.parameters())

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from lstmae_cli import Detector
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 from lstmae_cli.errors import InputError, LstmaeWarning
-from lstmae_cli.folds import held_out_rows, time_blocked_folds
+from lstmae_cli.scoring.folds import held_out_rows, time_blocked_folds
 
 from .conftest import FAST, make_frame
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 
 runner = CliRunner()
 FAST_ARGS = ["--seq-len", "16", "--hidden", "16", "--epochs", "3", "--batch-size", "64"]
@@ -194,7 +194,7 @@ def test_head_closing_the_pipe_is_quiet(tiny_model, small_csv):
 
 def test_help_is_fast_and_does_not_import_torch():
     code = (
-        "import sys; from lstmae_cli.cli import app; "
+        "import sys; from lstmae_cli.cli.app import app; "
         "print('torch' in sys.modules, 'pandas' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

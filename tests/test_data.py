@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmae_cli.data import (
+from lstmae_cli.errors import InputError, LstmaeWarning
+from lstmae_cli.io.data import (
     MissingFiller,
     detect_time_column,
     feature_matrix,
     resolve_roles,
     split_series,
 )
-from lstmae_cli.errors import InputError, LstmaeWarning
-from lstmae_cli.reading import read_frame, read_frames, sniff_delimiter
+from lstmae_cli.io.reading import read_frame, read_frames, sniff_delimiter
 
 
 @pytest.mark.parametrize("sep", [",", ";", "\t"])
@@ -199,8 +199,8 @@ def test_header_only_and_binary_and_duplicate_names(tmp_path):
 
 
 def test_unsorted_and_duplicate_times_warn():
-    from lstmae_cli.data import sort_by_time
     from lstmae_cli.errors import LstmaeWarning
+    from lstmae_cli.io.data import sort_by_time
 
     frame = pd.DataFrame({"t": [2, 1, 1], "v": [1.0, 2.0, 3.0]})
     with pytest.warns(LstmaeWarning) as caught:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from lstmae_cli import distributed
+from lstmae_cli.nn import distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR")
@@ -83,24 +83,24 @@ def _collectives_worker(rank: int, port: int, out: str) -> None:
     ("code", "expected"), [(0, 0), (2, 2), (None, 0), (130, 130), ("a message", 1)]
 )
 def test_a_rank_that_joined_a_group_exits_without_finalization(monkeypatch, code, expected):
-    """cli.exit_process: os._exit with the command's code once a group was joined here."""
-    from lstmae_cli import cli
+    """exit_process: os._exit with the command's code once a group was joined here."""
+    from lstmae_cli.cli.app import exit_process
 
     left = []
     monkeypatch.setattr(distributed, "_group_started_here", True)
     monkeypatch.setattr(os, "_exit", left.append)
     with pytest.raises(SystemExit):  # the recorded os._exit returns; the real one does not
-        cli.exit_process(code)
+        exit_process(code)
     assert left == [expected]
 
 
 def test_a_plain_process_exits_normally(monkeypatch):
-    from lstmae_cli import cli
+    from lstmae_cli.cli.app import exit_process
 
     monkeypatch.setattr(os, "_exit", lambda code: pytest.fail("os._exit without a group"))
     assert not distributed.started_group_here()
     with pytest.raises(SystemExit) as done:
-        cli.exit_process(3)
+        exit_process(3)
     assert done.value.code == 3
 
 
@@ -167,7 +167,7 @@ def _held_out(detector, folder: Path) -> list[np.ndarray]:
     """The held-out rows (last val_fraction) of each training file, scaled as in training."""
     import pandas as pd
 
-    from lstmae_cli.data import feature_matrix
+    from lstmae_cli.io.data import feature_matrix
 
     parts = []
     for name in ("train_a.csv", "train_b.csv"):
@@ -191,7 +191,7 @@ def _held_out_frames(detector, folder: Path) -> list[tuple[str, object]]:
 
 def test_threshold_equals_single_process_computation(ddp_run):
     from lstmae_cli import Detector
-    from lstmae_cli.thresholds import fit_threshold
+    from lstmae_cli.scoring.thresholds import fit_threshold
 
     folder, _ = ddp_run
     detector = Detector.load(folder / "model.safetensors", device="cpu")
@@ -206,8 +206,8 @@ def test_threshold_equals_single_process_computation(ddp_run):
 
 def test_validation_loss_covers_all_ranks(ddp_run):
     from lstmae_cli import Detector
-    from lstmae_cli.train import evaluate_loss
-    from lstmae_cli.windows import WindowBank
+    from lstmae_cli.nn.train import evaluate_loss
+    from lstmae_cli.nn.windows import WindowBank
 
     folder, _ = ddp_run
     detector = Detector.load(folder / "model.safetensors", device="cpu")
@@ -220,7 +220,7 @@ def test_torchrun_bundle_detects_injected_anomalies(ddp_run):
     import pandas as pd
 
     from lstmae_cli import Detector
-    from lstmae_cli.metrics import evaluate_all
+    from lstmae_cli.views.metrics import evaluate_all
 
     folder, _ = ddp_run
     detector = Detector.load(folder / "model.safetensors", device="cpu")

@@ -31,7 +31,7 @@ RECIPE = re.compile(r"^<!-- docs-test -->\n```(?P<lang>\w+)\n(?P<code>.*?)^```",
 def cli_group():
     import typer
 
-    from lstmae_cli.cli import app
+    from lstmae_cli.cli.app import app
 
     return typer.main.get_command(app)
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lstmae_cli import Detector
-from lstmae_cli.drift import BLOCK, DriftTracker, track_series
+from lstmae_cli.scoring.drift import BLOCK, DriftTracker, track_series
 
 from .conftest import FAST, make_frame
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmae_cli import Detector
-from lstmae_cli.cli import app
-from lstmae_cli.levels import EventBuilder, events_from_rows
+from lstmae_cli.cli.app import app
+from lstmae_cli.scoring.levels import EventBuilder, events_from_rows
 
 from .conftest import FAST, make_frame
 from .helpers import assert_frames_close

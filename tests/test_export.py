@@ -14,7 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 from lstmae_cli import Detector
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 from lstmae_cli.export import read_metadata
 
 runner = CliRunner()

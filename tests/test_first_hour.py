@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 from lstmae_cli.errors import InputError
 
 from .conftest import make_frame
@@ -179,7 +179,7 @@ def test_every_reading_command_takes_the_header_options(command):
 
 
 def test_a_headerless_pipe_keeps_its_first_line(small_frame):
-    from lstmae_cli.pipe_reader import read_pipe_csv
+    from lstmae_cli.io.pipe_reader import read_pipe_csv
 
     text = small_frame.head(5).to_csv(index=False, header=False).encode()
     names = ["t", "a", "b", "c"]
@@ -191,7 +191,7 @@ def test_a_headerless_pipe_keeps_its_first_line(small_frame):
 
 # ------------------------------------------------------------ a terminal on stdin
 def test_stdin_is_terminal_asks_isatty(monkeypatch):
-    from lstmae_cli import reading
+    from lstmae_cli.io import reading
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -205,7 +205,7 @@ def test_stdin_is_terminal_asks_isatty(monkeypatch):
 
 @pytest.mark.parametrize("data", [[], ["-"]])
 def test_score_with_a_terminal_on_stdin_is_a_usage_error(monkeypatch, tiny_model, data):
-    from lstmae_cli import reading
+    from lstmae_cli.io import reading
 
     monkeypatch.setattr(reading, "stdin_is_terminal", lambda: True)
     result = run("score", tiny_model, *data)
@@ -264,7 +264,7 @@ def test_scores_are_written_with_six_significant_digits(tmp_path, tiny_model, sm
 
 
 def test_significant_keeps_what_matters():
-    from lstmae_cli.output import significant
+    from lstmae_cli.io.output import significant
 
     values = np.array([4128014.5522781904, 1 / 3, 1.23456789e-9, -2.5e-3 / 3, 0.0, np.nan, 1e-30])
     text = [repr(float(v)) for v in significant(values)]
@@ -313,7 +313,7 @@ def test_report_evaluates_each_series_as_evaluate_does(tmp_path, tiny_model, sma
     result = run("report", tiny_model, data, "-o", page, *common, "-q")
     assert result.exit_code == 0, result.output
     table = Tables(page).tables["evaluate"]
-    from lstmae_cli.metrics import EVALUATE_COLUMNS, METRIC_LABELS
+    from lstmae_cli.views.metrics import EVALUATE_COLUMNS, METRIC_LABELS
 
     assert table[0] == ["metric", *EVALUATE_COLUMNS]  # evaluate's names
     assert [row[0] for row in table[1:]] == list(METRIC_LABELS.values())
@@ -347,7 +347,7 @@ def test_report_events_say_which_overlap_a_labelled_anomaly(tmp_path, tiny_model
 
 
 def test_report_prints_method_parameters_for_people(tmp_path, tiny_model, small_csv):
-    from lstmae_cli.report import method_text
+    from lstmae_cli.views.report import method_text
 
     assert method_text("quantile", {"q": 0.999}) == "quantile (q = 0.999)"
     fitted = method_text("pot", {"risk": 0.001, "level": 0.98, "fit": {"shape": 0.1234567}})
@@ -396,7 +396,7 @@ def test_rows_with_an_empty_id_are_refused(tmp_path, tiny_model, small_frame):
 
 
 def test_split_series_refuses_empty_ids(small_frame):
-    from lstmae_cli.data import ColumnRoles, split_series
+    from lstmae_cli.io.data import ColumnRoles, split_series
 
     frame = small_frame.assign(machine=np.where(np.arange(600) == 7, None, "a"))
     with pytest.raises(InputError, match="1 row"):

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from lstmae_cli.cli import app
-from lstmae_cli.gaps import AlertFilter
+from lstmae_cli.cli.app import app
+from lstmae_cli.scoring.alerts import AlertFilter
 
 from .helpers import assert_frames_close
 

@@ -19,7 +19,7 @@ import torch
 from typer.testing import CliRunner
 
 from lstmae_cli import Detector
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 
 from .conftest import FAST, make_frame
 from .helpers import device_rtol
@@ -125,7 +125,7 @@ def test_device_cuda_without_a_gpu_is_a_usage_error(tmp_path, tiny_model, small_
 
 
 def test_mixed_precision_is_off_on_cpu():
-    from lstmae_cli.train import Amp
+    from lstmae_cli.nn.train import Amp
 
     amp = Amp(torch.device("cpu"))
     assert not amp.enabled and not amp.scaler.is_enabled()
@@ -134,7 +134,7 @@ def test_mixed_precision_is_off_on_cpu():
 # ------------------------------------------------------------------- CUDA only
 @needs_cuda
 def test_mixed_precision_on_cuda():
-    from lstmae_cli.train import Amp
+    from lstmae_cli.nn.train import Amp
 
     amp = Amp(torch.device("cuda"))
     assert amp.enabled

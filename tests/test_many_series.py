@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmae_cli import Detector
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 
 from .conftest import FAST, make_frame
 from .helpers import assert_frames_close, device_rtol

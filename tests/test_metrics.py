@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 from lstmae_cli.errors import InputError
-from lstmae_cli.metrics import METRIC_LABELS, binary_labels, evaluate_all, runs
+from lstmae_cli.views.metrics import METRIC_LABELS, binary_labels, evaluate_all, runs
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lstmae_cli.model import LSTMAutoencoder, ModelConfig
+from lstmae_cli.nn.model import LSTMAutoencoder, ModelConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 

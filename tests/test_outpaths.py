@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 from lstmae_cli.errors import LstmaeError
-from lstmae_cli.outpath import atomic_path, output_kind
+from lstmae_cli.io.outpath import atomic_path, output_kind
 
 runner = CliRunner()
 TINY_TRAIN = ["--seq-len", "8", "--hidden", "8", "--epochs", "1", "-q"]
@@ -228,6 +228,6 @@ def test_checkpoints_need_a_model_file(small_csv, tmp_path):
 
 
 def test_ctrl_c_without_checkpoints_names_the_option():
-    from lstmae_cli.checkpoint import interrupted_note
+    from lstmae_cli.nn.checkpoint import interrupted_note
 
     assert "--checkpoint-every" in interrupted_note(None)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmae_cli.output import _arrow_csv, write_frames
+from lstmae_cli.io.output import _arrow_csv, write_frames
 
 
 def written(frame: pd.DataFrame, tmp_path, name: str = "out.csv") -> str:
@@ -84,7 +84,7 @@ def test_chunks_write_one_header_and_every_row(tmp_path):
 
 def test_text_handle_without_byte_buffer():
     handle = io.StringIO()
-    from lstmae_cli.output import _write_csv
+    from lstmae_cli.io.output import _write_csv
 
     _write_csv(scored_frame(4), True, handle)
     back = pd.read_csv(io.StringIO(handle.getvalue()))

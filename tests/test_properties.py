@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lstmae_cli import Detector
-from lstmae_cli.data import MissingFiller, feature_matrix, resolve_roles
 from lstmae_cli.errors import LstmaeError
-from lstmae_cli.reading import read_frame
-from lstmae_cli.windows import WindowBank, window_starts
+from lstmae_cli.io.data import MissingFiller, feature_matrix, resolve_roles
+from lstmae_cli.io.reading import read_frame
+from lstmae_cli.nn.windows import WindowBank, window_starts
 
 CELLS = st.sampled_from(
     ["1", "-2.5", "3e4", "", "nan", "inf", "-inf", "x", "NaN", " 7 ", "1,5", '"8"', "0x1f", "é"]

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from lstmae_cli.cli import app
-from lstmae_cli.pipe_reader import LineBatcher
+from lstmae_cli.cli.app import app
+from lstmae_cli.io.pipe_reader import LineBatcher
 
 from .helpers import assert_frames_close, device_rtol
 
@@ -258,7 +258,7 @@ def test_parquet_column_changing_type_is_a_one_line_error(tiny_model, small_fram
 
 
 def test_training_windows_are_indices_into_the_rows_not_copies():
-    from lstmae_cli.windows import WindowBank
+    from lstmae_cli.nn.windows import WindowBank
 
     values = np.random.default_rng(0).normal(size=(20_000, 8)).astype(np.float32)
     bank = WindowBank.from_series([values[:12_000], values[12_000:]], seq_len=32, stride=1)

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import synthetic  # noqa: E402
 
-from lstmae_cli.metrics import runs  # noqa: E402
+from lstmae_cli.views.metrics import runs  # noqa: E402
 
 SMALL = {"train_rows": 2500, "test_rows": 3000, "per_kind": 2}
 FLOORS = {"f1": 0.75, "pr_auc": 0.78, "event_recall": 0.9}

@@ -1,4 +1,4 @@
-"""The thread policy (lstmae_cli/threads.py): quota arithmetic from fake cgroup files, the
+"""The thread policy (lstmae_cli/nn/threads.py): quota arithmetic from fake cgroup files, the
 busy-machine rule, `--threads`, and that the thread count does not change a model."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from lstmae_cli import threads
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
+from lstmae_cli.nn import threads
 
 runner = CliRunner()
 
@@ -148,7 +148,7 @@ def test_wait_policy_is_passive_unless_the_user_chose():
 
 
 def test_entry_point_sets_the_wait_policy(monkeypatch):
-    from lstmae_cli import cli
+    from lstmae_cli.cli import app as app_module
 
     monkeypatch.setenv("OMP_WAIT_POLICY", "placeholder")  # restored after the test
     monkeypatch.delenv("OMP_WAIT_POLICY")
@@ -158,9 +158,9 @@ def test_entry_point_sets_the_wait_policy(monkeypatch):
         seen.append(os.environ.get("OMP_WAIT_POLICY"))
         raise SystemExit(0)
 
-    monkeypatch.setattr(cli, "app", fake_app)
+    monkeypatch.setattr(app_module, "app", fake_app)
     with pytest.raises(SystemExit):
-        cli.main()
+        app_module.main()
     assert seen == ["PASSIVE"]
 
 

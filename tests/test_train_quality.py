@@ -65,7 +65,7 @@ def test_too_little_data_is_a_clear_error():
 
 def test_quality_floor_on_the_machine_data(machine_files):
     """Default options (fewer epochs, for time) find the injected anomalies of every kind."""
-    from lstmae_cli.metrics import event_metrics, point_metrics
+    from lstmae_cli.views.metrics import event_metrics, point_metrics
 
     train, test = machine_files
     detector = Detector(epochs=15).fit([("train", pd.read_csv(train))])
@@ -78,3 +78,4 @@ def test_quality_floor_on_the_machine_data(machine_files):
     assert points["f1"] >= 0.7, points
     assert points["far"] <= 0.03, points
     assert events["false_alarm_runs"] <= 6, events
+    assert detector.data_info_["train_flagged"] <= 0.01  # train's self-check: purely normal

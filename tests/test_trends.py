@@ -1,4 +1,4 @@
-"""train warns about features that trend through the training rows (lstmae_cli/trends.py)."""
+"""train warns about features that trend through the training rows (scoring/trends.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from lstmae_cli import Detector
-from lstmae_cli.cli import app
+from lstmae_cli.cli.app import app
 from lstmae_cli.errors import LstmaeWarning
-from lstmae_cli.trends import MIN_ROWS, trend_strength, trending_features
+from lstmae_cli.scoring.trends import MIN_ROWS, trend_strength, trending_features
 
 from .conftest import FAST, make_frame
 

@@ -15,10 +15,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from lstmae_cli import Detector
-from lstmae_cli.cli import app
-from lstmae_cli.cli_views import sparkline
+from lstmae_cli.cli.app import app
+from lstmae_cli.cli.views import sparkline
 from lstmae_cli.errors import InputError, UsageError
-from lstmae_cli.plot import make_view, one_series, plot_view, score_rows, zoom
+from lstmae_cli.views.plot import make_view, one_series, plot_view, score_rows, zoom
 
 from .conftest import make_frame
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lstmae_cli.model import LSTMAutoencoder, ModelConfig
-from lstmae_cli.scoring import RowScorer, reconstruction_errors, score_series
-from lstmae_cli.windows import WindowBank, sliding_view, window_starts
+from lstmae_cli.nn.model import LSTMAutoencoder, ModelConfig
+from lstmae_cli.nn.windows import WindowBank, sliding_view, window_starts
+from lstmae_cli.scoring.rows import RowScorer, reconstruction_errors, score_series
 
 
 def test_sliding_view_shares_memory():
@@ -120,7 +120,7 @@ def test_default_score_stride_follows_seq_len():
 def test_smoother_is_a_trailing_mean_whatever_the_chunks(window):
     import pandas as pd
 
-    from lstmae_cli.scoring import ScoreSmoother
+    from lstmae_cli.scoring.rows import ScoreSmoother
 
     scores = np.random.default_rng(4).exponential(size=100)
     expected = pd.Series(scores).rolling(window, min_periods=1).mean().to_numpy()

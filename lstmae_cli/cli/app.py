@@ -1,6 +1,9 @@
-"""Typer commands: parse options, call the library, format output, map errors to exit codes.
+"""The `lstmae` app: global options, the commands in help order, errors mapped to one
+stderr line and an exit code, and the console-script entry point.
 
-torch and pandas are imported inside the commands, so `lstmae --help` stays fast.
+Each command (train.py, score.py, evaluate.py, export.py, views.py) parses its options,
+calls the library and formats the output; torch and pandas are imported inside the
+commands, so `lstmae --help` stays fast.
 """
 
 from __future__ import annotations
@@ -8,14 +11,14 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from enum import Enum
-from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
-from .errors import ArgumentError, ExitStatus, LstmaeError, UsageError
+from ..errors import ArgumentError, ExitStatus, LstmaeError, UsageError
+from . import evaluate, export, score, train, views
+from .console import STATE, err
 
 
 class OneLineErrors(TyperGroup):
@@ -51,71 +54,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-STATE = {"debug": False, "quiet": False}
-
-
-class Level(str, Enum):
-    row = "row"
-    window = "window"
-    event = "event"
-
-
-class Format(str, Enum):
-    csv = "csv"
-    jsonl = "jsonl"
-    parquet = "parquet"
-
-
-class Arch(str, Enum):
-    seed = "seed"
-    linear = "linear"
-
-
-class Scaler(str, Enum):
-    standard = "standard"
-    minmax = "minmax"
-    robust = "robust"
-
-
-class ThresholdMethod(str, Enum):
-    quantile = "quantile"
-    sigma = "sigma"
-    mad = "mad"
-    manual = "manual"
-    pot = "pot"
-    fbeta = "fbeta"
-    budget = "budget"
-    fpr = "fpr"
-
-
-class Missing(str, Enum):
-    mask = "mask"
-    ffill = "ffill"
-    interpolate = "interpolate"
-    error = "error"
-
-
-class Scoring(str, Enum):
-    mahalanobis = "mahalanobis"
-    normalized = "normalized"
-    mean = "mean"
-
-
-class Precision(str, Enum):
-    auto = "auto"
-    fp32 = "fp32"
-    bf16 = "bf16"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-def err(message: str) -> None:
-    """One line on stderr."""
-    typer.echo(f"lstmae: {message}", err=True)
 
 
 def handle_errors(command):
@@ -123,7 +61,7 @@ def handle_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from .threads import applied
+        from ..nn.threads import applied
 
         try:
             with applied(STATE.get("threads")):  # torch's intra-op threads for this command
@@ -180,13 +118,9 @@ def _silence_stdout() -> None:
         pass
 
 
-def split_list(text: str | None) -> list[str] | None:
-    return [c.strip() for c in text.split(",") if c.strip()] if text else None
-
-
 def version_callback(value: bool) -> None:
     if value:
-        from . import __version__
+        from .._version import __version__
 
         typer.echo(f"lstmae {__version__}")
         raise typer.Exit()
@@ -221,7 +155,7 @@ def _show_tool_warnings() -> None:
     """The tool's warnings (LstmaeWarning) as one `lstmae: warning: ...` line on stderr."""
     import warnings
 
-    from .errors import LstmaeWarning
+    from ..errors import LstmaeWarning
 
     shown = warnings.showwarning
 
@@ -238,154 +172,24 @@ def _show_tool_warnings() -> None:
     warnings.simplefilter("always", LstmaeWarning)
 
 
-# Options shared by several commands -------------------------------------------------
-ColumnsOpt = Annotated[
-    str | None,
-    typer.Option("--columns", help="Feature columns, comma-separated (default: all numeric)."),
-]
-ExcludeOpt = Annotated[
-    str | None, typer.Option("--exclude-columns", help="Numeric columns that are not features.")
-]
-TimeOpt = Annotated[
-    str | None, typer.Option("--time-column", help="Time column (default: detected).")
-]
-IdOpt = Annotated[
-    str | None, typer.Option("--id-column", help="Column that splits a long file into series.")
-]
-
-NoHeaderOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-header",
-        help="CSV without a header line: the first line is data, columns c0, c1, ... "
-        "(train and score alike, so the names match).",
-    ),
-]
-NamesOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--names",
-        help="Names for the columns of a CSV without a header line (a,b,c; implies --no-header).",
-    ),
-]
-
-
-def read_header(no_header: bool, names: str | None):
-    """--no-header / --names -> how the input's first line is read (reading.Header)."""
-    from .reading import Header
-
-    return Header.from_options(no_header, names)
-
-
-def set_quiet(value: bool) -> bool:
-    """--quiet's callback: from here on warnings are dropped where they are shown."""
-    STATE["quiet"] = bool(value)
-    return value
-
-
-QuietOpt = Annotated[
-    bool,
-    typer.Option(
-        "--quiet", "-q", callback=set_quiet, help="Nothing on stderr but errors (no warnings)."
-    ),
-]
-DeviceOpt = Annotated[Device, typer.Option("--device", help="auto uses CUDA when present.")]
-
-# Threshold-method parameters (train and threshold); None means the method's default.
-QOpt = Annotated[float | None, typer.Option("--q", help="quantile: the quantile (0.999).")]
-KOpt = Annotated[float | None, typer.Option("--k", help="sigma / mad: the multiplier (4 / 6).")]
-ValueOpt = Annotated[
-    float | None, typer.Option("--value", help="manual: the threshold itself (required).")
-]
-RiskOpt = Annotated[
-    float | None,
-    typer.Option("--risk", help="pot: probability that a normal score exceeds it (0.001)."),
-]
-PotLevelOpt = Annotated[
-    float | None,
-    typer.Option("--pot-level", help="pot: quantile above which the tail is fitted (0.98)."),
-]
-AlertsPerOpt = Annotated[
-    float | None, typer.Option("--alerts-per", help="budget: flag at most this many rows (1)...")
-]
-RowsOpt = Annotated[
-    float | None, typer.Option("--rows", help="budget: ...per this many rows (1000).")
-]
-AlphaOpt = Annotated[
-    float | None,
-    typer.Option("--alpha", help="fpr: false-positive rate on normal data at most this (0.01)."),
-]
-
-# Alert rules (score, evaluate, plot, report); None means the model's default.
-MergeGapOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--merge-gap",
-        help="Flagged rows at most this many rows apart are one alert: the rows between them "
-        "are flagged too (is_anomaly) and belong to one event. Default: the model's seq_len, "
-        "the rows over which one window spreads an anomaly's error.",
-    ),
-]
-MinRowsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--min-rows",
-        help="Alerts (and events) spanning fewer rows are not flagged. Default: the model's "
-        "smooth + 1, so one odd row spread by the score smoothing is no alert. "
-        "--merge-gap 0 --min-rows 1: is_anomaly is exactly score > threshold.",
-    ),
-]
-
-
-def check_alert_rules(merge_gap: int | None, min_rows: int | None) -> None:
-    if (merge_gap is not None and merge_gap < 0) or (min_rows is not None and min_rows < 1):
-        raise UsageError("--merge-gap must be at least 0 and --min-rows at least 1")
-
-
-def method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha, beta=None) -> dict:
-    """The threshold-method options of a command, by the names the methods take."""
-    params = {"q": q, "k": k, "value": value, "risk": risk, "level": pot_level}
-    params |= {"alerts_per": alerts_per, "rows": rows, "alpha": alpha}
-    return params if beta is None else params | {"beta": beta}
-
-
-# The commands register themselves on `app` when imported, in this (help) order.
-# isort: off
-from . import cli_train  # noqa: E402,F401  (train)
-from . import cli_score  # noqa: E402,F401  (score)
-from . import cli_evaluate  # noqa: E402,F401  (threshold, evaluate)
-# isort: on
-
-
-@app.command()
-@handle_errors
-def export(
-    model: Annotated[Path, typer.Argument(help="Model bundle from `lstmae train`.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="ONNX file to write.")],
-    opset: Annotated[int, typer.Option(help="ONNX opset (LSTM needs at least 9).")] = 17,
-    quiet: QuietOpt = False,
-) -> None:
-    """Write MODEL's network as ONNX for onnxruntime and other engines.
-
-    Input `windows` (batch, seq_len, features), already scaled; output `reconstruction`,
-    same shape; batch and seq_len are dynamic. Features, scaler, score calibration and
-    threshold are JSON in the file's metadata_props under `lstmae`.
-    """
-    from .detector import Detector
-    from .export import export_onnx
-
-    detector = Detector.load(model, device="cpu")
-    export_onnx(detector, output, opset)
-    if not quiet:
-        err(f"wrote {output} (opset {opset}; scaler and threshold in metadata_props 'lstmae')")
-
-
-from . import cli_views  # noqa: E402,F401  (registers inspect, and later plot / report)
+# The commands, in help order; each runs inside handle_errors.
+COMMANDS = (
+    train.train,
+    score.score,
+    evaluate.threshold,
+    evaluate.evaluate,
+    export.export,
+    views.inspect,
+    views.plot,
+    views.report,
+)
+for command in COMMANDS:
+    app.command()(handle_errors(command))
 
 
 def main() -> None:
     """Console-script entry point."""
-    from .threads import prepare_environment
+    from ..nn.threads import prepare_environment
 
     prepare_environment()  # before torch is imported: OMP_WAIT_POLICY
     try:
@@ -408,7 +212,7 @@ def exit_process(code: int | str | None) -> NoReturn:
     the group is destroyed and every file is closed, so such a rank flushes its output
     and skips finalization.
     """
-    distributed = sys.modules.get("lstmae_cli.distributed")  # not imported: no group
+    distributed = sys.modules.get("lstmae_cli.nn.distributed")  # not imported: no group
     if distributed is not None and distributed.started_group_here():
         if code is None:
             code = ExitStatus.OK

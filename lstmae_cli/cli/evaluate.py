@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from .cli import (
+from ..errors import UsageError
+from .options import (
     AlertsPerOpt,
     AlphaOpt,
     IdOpt,
@@ -25,17 +26,12 @@ from .cli import (
     ThresholdMethod,
     TimeOpt,
     ValueOpt,
-    app,
     check_alert_rules,
-    handle_errors,
     method_params,
     read_header,
 )
-from .errors import UsageError
 
 
-@app.command()
-@handle_errors
 def threshold(
     model: Annotated[Path, typer.Argument(help="Model bundle to update.")],
     data: Annotated[
@@ -72,8 +68,8 @@ def threshold(
     on labelled DATA (--label-column). Label-free methods (not manual) also make DATA's
     scores the calibration set of `score --p-values`.
     """
-    from .detector import Detector
-    from .thresholds import describe, resolve_params
+    from ..detector import Detector
+    from ..scoring.thresholds import describe, resolve_params
 
     params = method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha, beta)
     if label_column is not None and method != ThresholdMethod.fbeta:
@@ -103,9 +99,9 @@ def _scores_and_labels(detector, data: list[str], id_column, label_column, heade
     """Row scores of every file of DATA (and their 0/1 labels when a label column is given)."""
     import numpy as np
 
-    from .data import require_columns
-    from .metrics import binary_labels
-    from .reading import HEADER, read_frame, source_name
+    from ..io.data import require_columns
+    from ..io.reading import HEADER, read_frame, source_name
+    from ..views.metrics import binary_labels
 
     keep = [label_column] if label_column else []
     scores, labels = [], []
@@ -127,7 +123,7 @@ def _flag_line(value: float, scores, labels) -> str:
     line = f"{value:.6g}  flags {int(flags.sum())} of {len(scores)} rows ({flags.mean():.2%})"
     if labels is None:
         return line
-    from .metrics import point_metrics
+    from ..views.metrics import point_metrics
 
     m = point_metrics(labels, flags)
     return line + f", precision {m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f}"
@@ -138,8 +134,6 @@ class ReportFormat(str, Enum):
     json = "json"
 
 
-@app.command()
-@handle_errors
 def evaluate(
     model: Annotated[Path, typer.Argument(help="Model bundle.")],
     data: Annotated[str, typer.Argument(help="Labelled data (CSV, Parquet or -).")],
@@ -165,10 +159,10 @@ def evaluate(
     """
     import json
 
-    from .data import require_columns
-    from .detector import Detector
-    from .metrics import binary_labels, evaluate_all
-    from .reading import read_frame, source_name
+    from ..detector import Detector
+    from ..io.data import require_columns
+    from ..io.reading import read_frame, source_name
+    from ..views.metrics import binary_labels, evaluate_all
 
     check_alert_rules(merge_gap, min_rows)
     header = read_header(no_header, names)
@@ -219,7 +213,7 @@ def _print_report(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .metrics import EVALUATE_COLUMNS, METRIC_LABELS
+    from ..views.metrics import EVALUATE_COLUMNS, METRIC_LABELS
 
     ours = report["lstmae"]
     table = Table(title=f"Detection metrics (threshold {ours['threshold']:.6g})")

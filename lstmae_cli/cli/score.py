@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-from .cli import (
+from ..errors import ExitStatus, LstmaeError, UsageError
+from .console import err
+from .options import (
     Device,
     DeviceOpt,
     Format,
@@ -21,18 +23,12 @@ from .cli import (
     Precision,
     QuietOpt,
     TimeOpt,
-    app,
     check_alert_rules,
-    err,
-    handle_errors,
     read_header,
     split_list,
 )
-from .errors import ExitStatus, LstmaeError, UsageError
 
 
-@app.command()
-@handle_errors
 def score(
     model: Annotated[Path, typer.Argument(help="Model bundle from `lstmae train`.")],
     data: Annotated[str, typer.Argument(help="CSV or Parquet file, or - for stdin.")] = "-",
@@ -82,10 +78,10 @@ def score(
     quiet: QuietOpt = False,
 ) -> None:
     """Score DATA with MODEL; write row, window or event results to stdout or --output."""
-    from .detector import Detector
-    from .levels import Tally, at_level
-    from .output import readable, write_frames
-    from .reading import read_frames, source_name, stdin_is_terminal
+    from ..detector import Detector
+    from ..io.output import readable, write_frames
+    from ..io.reading import read_frames, source_name, stdin_is_terminal
+    from ..scoring.levels import Tally, at_level
 
     if chunk_rows < 1:
         raise UsageError("--chunk-rows must be at least 1")

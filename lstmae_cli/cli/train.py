@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from .cli import (
+from ..params import DetectorParams as Defaults
+from .console import err
+from .options import (
     AlertsPerOpt,
     AlphaOpt,
     Arch,
@@ -30,14 +32,10 @@ from .cli import (
     ThresholdMethod,
     TimeOpt,
     ValueOpt,
-    app,
-    err,
-    handle_errors,
     method_params,
     read_header,
     split_list,
 )
-from .params import DetectorParams as Defaults
 
 # the enum form of DetectorParams' defaults, for the option declarations below
 DEFAULT_ARCH, DEFAULT_SCALER = Arch(Defaults.arch), Scaler(Defaults.scaler)
@@ -45,8 +43,6 @@ DEFAULT_MISSING, DEFAULT_SCORING = Missing(Defaults.missing), Scoring(Defaults.s
 DEFAULT_THRESHOLD = ThresholdMethod(Defaults.threshold_method)
 
 
-@app.command()
-@handle_errors
 def train(
     data: Annotated[
         list[str],
@@ -179,14 +175,14 @@ def train(
     Under `torchrun --nproc-per-node N -m lstmae_cli train ...` the N processes train one
     model data-parallel; only rank 0 prints and writes files.
     """
-    from . import distributed
-    from .checkpoint import checkpointing_for, interrupted_note
-    from .detector import Detector
-    from .outpath import check_output_path
-    from .progress import EpochProgress
-    from .reading import read_frame, source_name
-    from .thresholds import resolve_params
-    from .train import resolve_device
+    from ..detector import Detector
+    from ..io.outpath import check_output_path
+    from ..io.reading import read_frame, source_name
+    from ..nn import distributed
+    from ..nn.checkpoint import checkpointing_for, interrupted_note
+    from ..nn.train import resolve_device
+    from ..scoring.thresholds import resolve_params
+    from ..views.progress import EpochProgress
 
     header = read_header(no_header, names)
     threshold_params = method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha)
@@ -219,7 +215,7 @@ def train(
     check_output_path(output)  # before training, not after
     checkpoint = checkpointing_for(output, checkpoint_every, resume)
     if plot_history is not None:
-        from .plot import check_figure_path
+        from ..views.plot import check_figure_path
 
         check_figure_path(plot_history)  # before training, not after
     tables = [(source_name(path), read_frame(path, header)) for path in data]
@@ -249,7 +245,7 @@ def train(
     if checkpoint is not None:
         checkpoint.path.unlink(missing_ok=True)  # MODEL now holds the result
     if plot_history is not None:
-        from .plot import history_figure, save_figure
+        from ..views.plot import history_figure, save_figure
 
         save_figure(history_figure(detector.history_), plot_history)
     if not quiet:
@@ -267,8 +263,8 @@ def _quiet_other_ranks(quiet: bool) -> bool:
     """Under torchrun only rank 0 shows progress, warnings and the summary."""
     import warnings
 
-    from . import distributed
-    from .errors import LstmaeWarning
+    from ..errors import LstmaeWarning
+    from ..nn import distributed
 
     if distributed.is_main():
         return quiet
@@ -278,7 +274,7 @@ def _quiet_other_ranks(quiet: bool) -> bool:
 
 def _refuse_empty_ids(tables, id_column: str | None) -> None:
     """Before training: a row without a series id is an error naming its file."""
-    from .data import refuse_empty_ids, require_columns
+    from ..io.data import refuse_empty_ids, require_columns
 
     if id_column is not None:
         for name, frame in tables:
@@ -288,7 +284,7 @@ def _refuse_empty_ids(tables, id_column: str | None) -> None:
 
 def _warn_missing(tables, detector) -> None:
     """Once per run: how many feature values of the training data were treated as missing."""
-    from .data import MissingTally
+    from ..io.data import MissingTally
 
     tally = MissingTally(detector.roles_.features)
     for _, frame in tables:
@@ -299,8 +295,8 @@ def _warn_missing(tables, detector) -> None:
 
 def _check_held_out_size(tables, detector_params, method: str, params: dict) -> None:
     """Refuse before training a threshold method the held-out part is too small for."""
-    from .folds import held_out_rows
-    from .thresholds import check_enough_scores
+    from ..scoring.folds import held_out_rows
+    from ..scoring.thresholds import check_enough_scores
 
     rows = [len(frame) for _, frame in tables]
     p = detector_params

@@ -7,17 +7,15 @@ from typing import Annotated
 
 import typer
 
-from .cli import (
+from .console import err
+from .options import (
     IdOpt,
     MergeGapOpt,
     MinRowsOpt,
     NamesOpt,
     NoHeaderOpt,
     QuietOpt,
-    app,
     check_alert_rules,
-    err,
-    handle_errors,
     read_header,
 )
 
@@ -42,8 +40,6 @@ EndOpt = Annotated[str | None, typer.Option("--end", help="Zoom: last row number
 
 
 # ------------------------------------------------------------------------------ inspect
-@app.command()
-@handle_errors
 def inspect(
     model: Annotated[Path, typer.Argument(help="Model bundle.")],
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
@@ -54,9 +50,9 @@ def inspect(
     """What is inside a bundle: config, features, scaler, threshold, history, versions."""
     import json
 
-    from .bundle import load_bundle
-    from .errors import UsageError
-    from .report import feature_stats
+    from ..bundle import load_bundle
+    from ..errors import UsageError
+    from ..views.report import feature_stats
 
     if fmt not in ("table", "json"):
         raise UsageError("--format must be table or json")
@@ -68,7 +64,7 @@ def inspect(
             meta.get("scaler", ""), offset.numpy(), scale.numpy(), features
         )
     if plot is not None:
-        from .plot import history_figure, save_figure
+        from ..views.plot import history_figure, save_figure
 
         save_figure(history_figure(meta.get("history", [])), plot)
     if fmt == "json":
@@ -82,7 +78,7 @@ def _print_inspect(meta: dict) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from .report import model_facts
+    from ..views.report import model_facts
 
     console = Console()
     facts = Table(title="Model", show_header=False)
@@ -130,17 +126,17 @@ def _scored(model, data, label_column, id_column, series, start, end, max_featur
     """Load, score, pick the series and zoom -> (detector, all rows, id, time, view).
 
     alerts: (merge_gap, min_rows) as `score` takes them; header: reading.Header."""
-    from .data import require_columns
-    from .detector import Detector
-    from .plot import make_view, one_series, score_rows, zoom
-    from .reading import read_frame, source_name
+    from ..detector import Detector
+    from ..io.data import require_columns
+    from ..io.reading import read_frame, source_name
+    from ..views.plot import make_view, one_series, score_rows, zoom
 
     check_alert_rules(*alerts)
     detector = Detector.load(model)
     name = source_name(data)
     frame = read_frame(data, header)
     if label_column:
-        from .metrics import binary_labels
+        from ..views.metrics import binary_labels
 
         require_columns(frame, [label_column], name)
         binary_labels(frame[label_column], label_column)  # a text column: refused before scoring
@@ -159,8 +155,6 @@ def _title(name: str, shown, id_column: str | None) -> str:
     return f"{name}{key}: rows {first}-{last}, {flagged} flagged"
 
 
-@app.command()
-@handle_errors
 def plot(
     model: Annotated[Path, typer.Argument(help="Model bundle.")],
     data: Annotated[str, typer.Argument(help="CSV or Parquet file, or - for stdin.")],
@@ -183,8 +177,8 @@ def plot(
 ) -> None:
     """Each feature with flagged spans, the row score with the threshold, a per-feature error
     heatmap; true anomalies marked with --label-column."""
-    from .errors import UsageError
-    from .plot import plot_view, save_figure
+    from ..errors import UsageError
+    from ..views.plot import plot_view, save_figure
 
     if width < 2 or not 20 <= dpi <= 600:
         raise UsageError("--width must be at least 2 and --dpi between 20 and 600")
@@ -195,8 +189,6 @@ def plot(
         err(f"wrote {output}")
 
 
-@app.command()
-@handle_errors
 def report(
     model: Annotated[Path, typer.Argument(help="Model bundle.")],
     data: Annotated[str, typer.Argument(help="CSV or Parquet file, or - for stdin.")],
@@ -213,9 +205,9 @@ def report(
 ) -> None:
     """One self-contained HTML page: plot, events with their top features, score distribution
     (held-out normal vs this data) and, with --label-column, the evaluate table."""
-    from .bundle import load_bundle
-    from .reading import source_name
-    from .report import ReportInput, build_report, write_report
+    from ..bundle import load_bundle
+    from ..io.reading import source_name
+    from ..views.report import ReportInput, build_report, write_report
 
     shown = (series, None, None, max_features, (merge_gap, min_rows))
     scored = _scored(model, data, label_column, id_column, *shown, read_header(no_header, names))

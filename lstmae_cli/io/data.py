@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, LstmaeWarning
-from .params import MISSING_POLICIES
+from ..errors import InputError, LstmaeWarning
+from ..params import MISSING_POLICIES
 
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
 # names of 0/1 columns that are most likely labels, not measurements

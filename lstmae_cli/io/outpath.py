@@ -18,7 +18,7 @@ import socket
 import stat
 from pathlib import Path
 
-from .errors import LstmaeError
+from ..errors import LstmaeError
 
 TEMP_NAME_TRIES = 100  # as tempfile.mkstemp
 DIRECT_ROOTS = ("/dev/", "/proc/")  # paths that name devices or descriptors, never plain files

@@ -17,7 +17,7 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
-from .errors import LstmaeError, UsageError
+from ..errors import LstmaeError, UsageError
 from .outpath import atomic_path
 
 FORMATS = ("csv", "jsonl", "parquet")

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from .errors import InputError, UsageError
+from ..errors import InputError, UsageError
 
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", ";", "\t")

@@ -30,7 +30,7 @@ class Checkpointing:
 
 def save_checkpoint(checkpoint: Checkpointing, state: TrainState) -> None:
     """Write the training state to `checkpoint.path` atomically (tensors + JSON, no pickle)."""
-    from .bundle import save_bundle
+    from ..bundle import save_bundle
 
     tensors = {f"model.{k}": v for k, v in state.model.state_dict().items()}
     if state.best_state is not None:
@@ -55,8 +55,8 @@ def save_checkpoint(checkpoint: Checkpointing, state: TrainState) -> None:
 
 def load_checkpoint(checkpoint: Checkpointing, state: TrainState, device: torch.device) -> None:
     """Restore `state` from `checkpoint.path`; InputError when it is missing or does not fit."""
-    from .bundle import load_bundle
-    from .errors import BundleError, InputError
+    from ..bundle import load_bundle
+    from ..errors import BundleError, InputError
 
     path = Path(checkpoint.path)
     if not path.is_file():
@@ -74,7 +74,7 @@ def load_checkpoint(checkpoint: Checkpointing, state: TrainState, device: torch.
 
 
 def _require_same(path: Path, saved: dict, wanted: dict) -> None:
-    from .errors import InputError
+    from ..errors import InputError
 
     for key, value in wanted.items():
         if saved.get(key) != value:
@@ -112,13 +112,13 @@ def checkpoint_path(model: Path) -> Path:
 
 def checkpointing_for(model: Path, every: int, resume: bool) -> Checkpointing | None:
     """The CLI's --checkpoint-every / --resume as a Checkpointing (None when neither is asked)."""
-    from .errors import UsageError
+    from ..errors import UsageError
 
     if every < 0:
         raise UsageError("--checkpoint-every must be at least 0 (0: no checkpoints)")
     if not every and not resume:
         return None
-    from .outpath import output_kind
+    from ..io.outpath import output_kind
 
     if output_kind(model)[0] != "file":
         raise UsageError(f"{model}: checkpoints go beside a model file; give -o a file name")

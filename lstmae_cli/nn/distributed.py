@@ -69,7 +69,7 @@ def setup(device: torch.device) -> bool:
         return False
     if device.type == "cuda":
         if local_rank() >= torch.cuda.device_count():
-            from .errors import UsageError
+            from ..errors import UsageError
 
             raise UsageError(
                 f"--nproc-per-node is more than the {torch.cuda.device_count()} GPU(s) here; "

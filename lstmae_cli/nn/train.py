@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..params import DetectorParams as Defaults
 from . import distributed
 from .checkpoint import Checkpointing, load_checkpoint, save_checkpoint
 from .model import LSTMAutoencoder, ModelConfig
-from .params import DetectorParams as Defaults
 from .windows import WindowBank
 
 EpochCallback = Callable[[dict], None]
@@ -73,7 +73,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError("--device cuda asked, but no CUDA device is available")
     return torch.device(name)

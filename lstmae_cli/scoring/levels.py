@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .gaps import joined_runs
+from .alerts import joined_runs
 
 TOP_FEATURES = 3
 

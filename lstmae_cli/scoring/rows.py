@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import InputError
-from .windows import gather_windows, window_starts
+from ..errors import InputError
+from ..nn.windows import gather_windows, window_starts
 
 PRECISIONS = ("auto", "fp32", "bf16")
 

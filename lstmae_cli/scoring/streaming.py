@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .data import (
+from ..errors import InputError, LstmaeWarning
+from ..io.data import (
     MissingFiller,
     MissingTally,
     detect_time_column,
@@ -19,15 +20,14 @@ from .data import (
     row_number,
     sort_by_time,
 )
+from ..params import alert_defaults
+from .alerts import AlertFilter
 from .drift import DriftTracker
-from .errors import InputError, LstmaeWarning
-from .gaps import AlertFilter
-from .params import alert_defaults
-from .scoring import RowScorer, ScoreSmoother, score_observed
-from .thresholds import p_value_columns
+from .rows import RowScorer, ScoreSmoother, score_observed
+from .thresholds import conformal_p_values
 
 if TYPE_CHECKING:
-    from .detector import Detector
+    from ..detector import Detector
 
 
 class SeriesState:
@@ -55,7 +55,7 @@ class StreamScorer:
 
     merge_gap: flagged rows at most this many rows apart are one alert, the rows between
     them flagged too; None: the model's seq_len. min_rows: alerts spanning fewer rows are
-    not flagged; None: the model's smooth + 1 (gaps.py).
+    not flagged; None: the model's smooth + 1 (alerts.py).
     """
 
     def __init__(
@@ -202,7 +202,8 @@ def score_columns(
     threshold = detector.threshold_
     columns = {"score": scores, "threshold": np.full(len(scores), threshold)}
     columns["is_anomaly"] = scores > threshold
-    columns |= p_value_columns(detector, scores)
+    if getattr(detector, "p_values", False):  # the `p_value` column, when asked for
+        columns["p_value"] = conformal_p_values(detector.val_scores_, scores)
     shown = errors.astype(np.float32)  # the network's own precision; shorter text, faster CSV
     columns |= {f"err_{name}": shown[:, i] for i, name in enumerate(features)}
     return columns

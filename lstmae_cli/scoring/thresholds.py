@@ -13,14 +13,10 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import UsageError
-
-if TYPE_CHECKING:
-    from .detector import Detector
+from ..errors import UsageError
 
 Fitted = float | tuple[float, dict]
 
@@ -134,13 +130,6 @@ def conformal_p_values(calibration: np.ndarray, scores: np.ndarray) -> np.ndarra
     n = calibration.size
     at_or_above = n - np.searchsorted(calibration, scores, side="left")  # (rows,)
     return (1.0 + at_or_above) / (n + 1.0)
-
-
-def p_value_columns(detector: Detector, scores: np.ndarray) -> dict[str, np.ndarray]:
-    """The `p_value` column of row output when the detector was asked for it, else none."""
-    if not getattr(detector, "p_values", False):
-        return {}
-    return {"p_value": conformal_p_values(detector.val_scores_, scores)}
 
 
 @dataclass

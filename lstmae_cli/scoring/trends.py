@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .errors import LstmaeWarning
+from ..errors import LstmaeWarning
 
 TREND_CORRELATION = 0.8  # |Pearson r| of a channel with time that counts as a trend
 MIN_ROWS = 50  # shorter series say little about a trend

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 # the columns of evaluate_all's result, as `evaluate` and `report` head them
 EVALUATE_COLUMNS = ("lstmae", "flag every row", "flag nothing")

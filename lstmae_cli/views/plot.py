@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .data import parse_times
-from .errors import InputError, UsageError
-from .outpath import atomic_path
+from ..errors import InputError, UsageError
+from ..io.data import parse_times
+from ..io.outpath import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .detector import Detector
+    from ..detector import Detector
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 HEATMAP_COLUMNS = 1500  # most time bins in the heatmap; longer data is binned by max

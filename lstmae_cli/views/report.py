@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .levels import EventBuilder, events_from_rows
-from .outpath import atomic_path
-from .params import alert_defaults
+from ..io.outpath import atomic_path
+from ..params import alert_defaults
+from ..scoring.levels import EventBuilder, events_from_rows
 from .plot import View, figure_bytes, plot_view
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .detector import Detector
+    from ..detector import Detector
 
 MAX_EVENTS = 200  # rows of the events table; the rest are counted, not listed
 SCALER_STATS = {

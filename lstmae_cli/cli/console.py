@@ -1,0 +1,14 @@
+"""What one invocation shows on stderr: the state its global options and --quiet set, and
+`err`, the tool's one-line message."""
+
+from __future__ import annotations
+
+import typer
+
+# --debug, --threads (the app's callback) and --quiet (each command); reset per invocation
+STATE = {"debug": False, "quiet": False}
+
+
+def err(message: str) -> None:
+    """One line on stderr."""
+    typer.echo(f"lstmae: {message}", err=True)
