@@ -139,6 +139,8 @@ def ddp_run(tmp_path_factory):
     launch += ["--master-port", str(free_port())]
     options = ["--seq-len", "16", "--hidden", "16", "--epochs", "3", "--batch-size", "64"]
     options += ["--device", "cpu"]  # gloo, 2 processes: also on a machine with 1 GPU
+    # the tail calibration: its held-out rows can be rescored from the saved model alone
+    options += ["--calibration-folds", "1", "--scoring", "mahalanobis", "--drift-rate", "0"]
     options += ["--checkpoint-every", "1"]  # written by rank 0, removed once the model is
     data = ["train_a.csv", "train_b.csv"]
     train = ["-m", "lstmae_cli", "train", *data, "-o", "model.safetensors", *options]
