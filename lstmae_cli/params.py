@@ -1,17 +1,57 @@
-"""Every option of a Detector, in one torch- and pandas-free place.
+"""Every choice and default of the tool, in one torch-, pandas- and numpy-free place.
 
-`DetectorParams`' field defaults are the tool's defaults: the CLI's train options and
-TrainSettings read them from here, so each is written once.
+The choices below are the CLI's Enums (cli/options.py builds them from these tuples) and
+what the library checks its arguments against. `DetectorParams`' field defaults are the
+tool's defaults: the CLI's train options and TrainSettings read them from here, and the
+threshold methods' parameters and defaults are THRESHOLD_METHODS, so each is written once.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import UsageError
 
-MISSING_POLICIES = ("mask", "ffill", "interpolate", "error")
+ARCHS = ("seed", "linear")  # the network's decoder (nn/model.py)
+SCALERS = ("standard", "minmax", "robust")  # sklearn scalers (nn/scaling.py)
+SCORINGS = ("mahalanobis", "normalized", "mean")  # errors -> row score (scoring/rows.py)
+MISSING_POLICIES = ("mask", "ffill", "interpolate", "error")  # io/data.py
 DEFAULT_MISSING = "mask"
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")  # the network's float type when scoring
+LEVELS = ("row", "window", "event")  # what `score` writes
+FORMATS = ("csv", "jsonl", "parquet")  # io/output.py
+
+# Threshold method -> its parameters and their defaults (None: required); the fitting
+# functions are scoring/thresholds.py's FITS, in this order.
+THRESHOLD_METHODS: dict[str, dict[str, float | None]] = {
+    "quantile": {"q": 0.999},
+    "sigma": {"k": 4.0},
+    "mad": {"k": 6.0},
+    "manual": {"value": None},
+    "pot": {"risk": 1e-3, "level": 0.98},
+    "fbeta": {"beta": 1.0},
+    "budget": {"alerts_per": 1.0, "rows": 1000.0},
+    "fpr": {"alpha": 0.01},
+}
+LABELLED_METHODS = ("fbeta",)  # fitted on labelled scores: `lstmae threshold --label-column`
+LABEL_FREE = [name for name in THRESHOLD_METHODS if name not in LABELLED_METHODS]
+
+_OPEN_UNIT = (lambda v: 0.0 < v < 1.0, "between 0 and 1 (exclusive)")
+THRESHOLD_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "q": _OPEN_UNIT,
+    "risk": _OPEN_UNIT,
+    "level": _OPEN_UNIT,
+    "alpha": _OPEN_UNIT,
+    "k": (lambda v: v >= 0.0, "at least 0"),
+    "beta": (lambda v: v > 0.0, "positive"),
+    "alerts_per": (lambda v: v >= 0.0, "at least 0"),
+    "rows": (lambda v: v >= 1.0, "at least 1"),
+    "value": (math.isfinite, "a finite number"),
+}
+OPTION_NAMES = {"level": "--pot-level", "alerts_per": "--alerts-per"}  # the others: --NAME
 
 
 @dataclass
@@ -51,10 +91,6 @@ class DetectorParams:
             self.smooth = max(1, self.seq_len // 4)
 
     def validate(self) -> None:
-        from .nn.model import ARCHS  # torch: validate runs where training does
-        from .scoring.rows import SCORINGS
-        from .scoring.thresholds import resolve_params
-
         positive = ("seq_len", "stride", "score_stride", "smooth", "hidden", "layers", "epochs")
         for name in (*positive, "batch_size", "patience"):
             if getattr(self, name) < 1:
@@ -86,3 +122,27 @@ def alert_defaults(seq_len: int, smooth: int | None) -> tuple[int, int]:
     """The (merge_gap, min_rows) `score` uses for a model unless told otherwise: flagged rows
     a window apart are one alert, and an alert must outlast the score smoothing."""
     return seq_len, (smooth or 1) + 1
+
+
+def resolve_params(method: str, params: dict, labelled: bool = False) -> dict:
+    """The parameters `method` will use (defaults + given), checked; UsageError if not."""
+    if method not in THRESHOLD_METHODS:
+        choices = ", ".join(THRESHOLD_METHODS)
+        raise UsageError(f"unknown threshold method {method!r} (choose from {choices})")
+    if method in LABELLED_METHODS and not labelled:
+        raise UsageError(
+            f"the {method} method needs labelled data: train with a label-free method "
+            f"({', '.join(LABEL_FREE)}), then run `lstmae threshold MODEL DATA --method "
+            f"{method} --label-column COL`"
+        )
+    defaults = THRESHOLD_METHODS[method]
+    used = dict(defaults)
+    used.update({k: v for k, v in params.items() if v is not None and k in defaults})
+    for name, value in used.items():
+        option = OPTION_NAMES.get(name, f"--{name}")
+        if value is None:
+            raise UsageError(f"{option} is required with the {method} threshold method")
+        ok, rule = THRESHOLD_RULES[name]
+        if not ok(float(value)):
+            raise UsageError(f"{option} must be {rule}, got {value}")
+    return used

@@ -172,6 +172,19 @@ def test_the_cli_loads_without_torch_pandas_or_numpy():
         assert not heavy, f"{name} imports {heavy} at load time"
 
 
+def test_params_imports_nothing_heavy():
+    """params.py (every choice and default) and what it imports, function-level included."""
+    seen, todo = set(), ["lstmae_cli.params"]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo += edges({"top", "function"})[current]
+    for name in seen:
+        heavy = {t for t, kind in GRAPH[name] if kind != "typing" and t.split(".")[0] in HEAVY}
+        assert not heavy, f"{name} imports {heavy}"
+
+
 def test_nothing_below_the_cli_imports_it():
     def in_cli(name: str) -> bool:
         return name == "lstmae_cli.cli" or name.startswith("lstmae_cli.cli.")

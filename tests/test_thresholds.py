@@ -361,3 +361,10 @@ def test_score_p_values_after_an_fpr_refit(tmp_path, tiny_model, small_csv):
     assert "p_value" not in _scores(model, small_csv).columns
     events = run("score", model, small_csv, "--p-values", "--level", "event")
     assert events.exit_code == 2 and "--level row" in events.output
+
+
+def test_every_threshold_method_has_a_fit_and_its_defaults_in_params():
+    from lstmae_cli.params import THRESHOLD_METHODS
+    from lstmae_cli.scoring.thresholds import FITS
+
+    assert list(FITS) == list(THRESHOLD_METHODS)

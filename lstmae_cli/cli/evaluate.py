@@ -27,6 +27,7 @@ from .options import (
     TimeOpt,
     ValueOpt,
     check_alert_rules,
+    default,
     method_params,
     read_header,
 )
@@ -49,7 +50,11 @@ def threshold(
     rows: RowsOpt = None,
     alpha: AlphaOpt = None,
     beta: Annotated[
-        float | None, typer.Option("--beta", help="fbeta: weight of recall against precision (1).")
+        float | None,
+        typer.Option(
+            "--beta",
+            help=f"fbeta: weight of recall against precision ({default('fbeta', 'beta')}).",
+        ),
     ] = None,
     label_column: Annotated[
         str | None, typer.Option(help="fbeta: 0/1 column of DATA marking true anomalies.")
@@ -69,7 +74,8 @@ def threshold(
     scores the calibration set of `score --p-values`.
     """
     from ..detector import Detector
-    from ..scoring.thresholds import describe, resolve_params
+    from ..params import resolve_params
+    from ..scoring.thresholds import describe
 
     params = method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha, beta)
     if label_column is not None and method != ThresholdMethod.fbeta:

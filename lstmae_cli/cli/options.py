@@ -10,67 +10,26 @@ from typing import Annotated
 
 import typer
 
+from .. import params
 from ..errors import UsageError
 from .console import STATE
 
 
-class Level(str, Enum):
-    row = "row"
-    window = "window"
-    event = "event"
+def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A str Enum of `values` (member names = values), which typer shows as the choices."""
+    return Enum(name, [(value, value) for value in values], type=str, module=__name__)
 
 
-class Format(str, Enum):
-    csv = "csv"
-    jsonl = "jsonl"
-    parquet = "parquet"
-
-
-class Arch(str, Enum):
-    seed = "seed"
-    linear = "linear"
-
-
-class Scaler(str, Enum):
-    standard = "standard"
-    minmax = "minmax"
-    robust = "robust"
-
-
-class ThresholdMethod(str, Enum):
-    quantile = "quantile"
-    sigma = "sigma"
-    mad = "mad"
-    manual = "manual"
-    pot = "pot"
-    fbeta = "fbeta"
-    budget = "budget"
-    fpr = "fpr"
-
-
-class Missing(str, Enum):
-    mask = "mask"
-    ffill = "ffill"
-    interpolate = "interpolate"
-    error = "error"
-
-
-class Scoring(str, Enum):
-    mahalanobis = "mahalanobis"
-    normalized = "normalized"
-    mean = "mean"
-
-
-class Precision(str, Enum):
-    auto = "auto"
-    fp32 = "fp32"
-    bf16 = "bf16"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
+# The choices are params.py's; a new one there is a new choice here.
+Level = choices("Level", params.LEVELS)
+Format = choices("Format", params.FORMATS)
+Arch = choices("Arch", params.ARCHS)
+Scaler = choices("Scaler", params.SCALERS)
+ThresholdMethod = choices("ThresholdMethod", tuple(params.THRESHOLD_METHODS))
+Missing = choices("Missing", params.MISSING_POLICIES)
+Scoring = choices("Scoring", params.SCORINGS)
+Precision = choices("Precision", params.PRECISIONS)
+Device = choices("Device", params.DEVICES)
 
 
 def split_list(text: str | None) -> list[str] | None:
@@ -131,28 +90,58 @@ QuietOpt = Annotated[
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto uses CUDA when present.")]
 
 # Threshold-method parameters (train and threshold); None means the method's default.
-QOpt = Annotated[float | None, typer.Option("--q", help="quantile: the quantile (0.999).")]
-KOpt = Annotated[float | None, typer.Option("--k", help="sigma / mad: the multiplier (4 / 6).")]
+
+
+def default(method: str, name: str) -> str:
+    """A threshold method's default for a parameter, as help texts show it: 0.999, 4, 1000."""
+    return f"{params.THRESHOLD_METHODS[method][name]:g}"
+
+
+QOpt = Annotated[
+    float | None,
+    typer.Option("--q", help=f"quantile: the quantile ({default('quantile', 'q')})."),
+]
+KOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--k",
+        help=f"sigma / mad: the multiplier ({default('sigma', 'k')} / {default('mad', 'k')}).",
+    ),
+]
 ValueOpt = Annotated[
     float | None, typer.Option("--value", help="manual: the threshold itself (required).")
 ]
 RiskOpt = Annotated[
     float | None,
-    typer.Option("--risk", help="pot: probability that a normal score exceeds it (0.001)."),
+    typer.Option(
+        "--risk",
+        help=f"pot: probability that a normal score exceeds it ({default('pot', 'risk')}).",
+    ),
 ]
 PotLevelOpt = Annotated[
     float | None,
-    typer.Option("--pot-level", help="pot: quantile above which the tail is fitted (0.98)."),
+    typer.Option(
+        "--pot-level",
+        help=f"pot: quantile above which the tail is fitted ({default('pot', 'level')}).",
+    ),
 ]
 AlertsPerOpt = Annotated[
-    float | None, typer.Option("--alerts-per", help="budget: flag at most this many rows (1)...")
+    float | None,
+    typer.Option(
+        "--alerts-per",
+        help=f"budget: flag at most this many rows ({default('budget', 'alerts_per')})...",
+    ),
 ]
 RowsOpt = Annotated[
-    float | None, typer.Option("--rows", help="budget: ...per this many rows (1000).")
+    float | None,
+    typer.Option("--rows", help=f"budget: ...per this many rows ({default('budget', 'rows')})."),
 ]
 AlphaOpt = Annotated[
     float | None,
-    typer.Option("--alpha", help="fpr: false-positive rate on normal data at most this (0.01)."),
+    typer.Option(
+        "--alpha",
+        help=f"fpr: false-positive rate on normal data at most this ({default('fpr', 'alpha')}).",
+    ),
 ]
 
 # Alert rules (score, evaluate, plot, report); None means the model's default.

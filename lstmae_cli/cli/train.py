@@ -181,7 +181,7 @@ def train(
     from ..nn import distributed
     from ..nn.checkpoint import checkpointing_for, interrupted_note
     from ..nn.train import resolve_device
-    from ..scoring.thresholds import resolve_params
+    from ..params import resolve_params
     from ..views.progress import EpochProgress
 
     header = read_header(no_header, names)

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LstmaeError, UsageError
+from ..params import FORMATS
 from .outpath import atomic_path
 
-FORMATS = ("csv", "jsonl", "parquet")
 SIGNIFICANT_DIGITS = 6  # of the scores in CSV / JSONL output
 # p_value stays exact: it is compared with an alpha (p_value <= 0.1), and is a count ratio
 SCORE_COLUMNS = frozenset(("score", "threshold", "peak_score", "mean_score"))

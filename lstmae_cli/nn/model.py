@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-ARCHS = ("seed", "linear")
+from ..params import ARCHS
 
 
 @dataclass

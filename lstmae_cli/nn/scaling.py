@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UsageError
-
-SCALERS = ("standard", "minmax", "robust")
+from ..params import SCALERS
 
 
 @dataclass

@@ -16,8 +16,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..nn.windows import gather_windows, window_starts
-
-PRECISIONS = ("auto", "fp32", "bf16")
+from ..params import PRECISIONS, SCORINGS
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -182,9 +181,6 @@ class ScoreSmoother:
 def smooth_series(scores: list[np.ndarray], window: int) -> np.ndarray:
     """Smooth each series' scores on its own, then concatenate."""
     return np.concatenate([ScoreSmoother(window)(s) for s in scores]) if scores else np.empty(0)
-
-
-SCORINGS = ("mahalanobis", "normalized", "mean")
 
 
 @dataclass

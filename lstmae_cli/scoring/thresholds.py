@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import UsageError
+from ..params import LABELLED_METHODS, resolve_params
 
 Fitted = float | tuple[float, dict]
 
@@ -26,31 +26,31 @@ def _below(value: float) -> float:
     return float(np.nextafter(value, -np.inf))
 
 
-def quantile_threshold(scores: np.ndarray, q: float = 0.999) -> float:
+def quantile_threshold(scores: np.ndarray, q: float) -> float:
     """The q-quantile of the normal scores."""
     return float(np.quantile(scores, q))
 
 
-def sigma_threshold(scores: np.ndarray, k: float = 4.0) -> float:
+def sigma_threshold(scores: np.ndarray, k: float) -> float:
     """mean + k standard deviations."""
     return float(np.mean(scores) + k * np.std(scores))
 
 
-def mad_threshold(scores: np.ndarray, k: float = 6.0) -> float:
+def mad_threshold(scores: np.ndarray, k: float) -> float:
     """median + k median absolute deviations (scaled to match a normal's sigma)."""
     median = np.median(scores)
     mad = 1.4826 * np.median(np.abs(scores - median))
     return float(median + k * mad)
 
 
-def manual_threshold(scores: np.ndarray, value: float | None = None) -> float:
+def manual_threshold(scores: np.ndarray, value: float | None) -> float:
     """A threshold the user chose; the scores only serve to report what it flags."""
     if value is None:
         raise UsageError("--value is required with the manual threshold method")
     return float(value)
 
 
-def pot_threshold(scores: np.ndarray, risk: float = 1e-3, level: float = 0.98) -> Fitted:
+def pot_threshold(scores: np.ndarray, risk: float, level: float) -> Fitted:
     """Peaks over threshold (Siffer et al., KDD 2017): the score exceeded with probability
     `risk`, extrapolated from a generalized Pareto fit to the excesses over the
     `level`-quantile t:  z = t + scale / shape * ((risk * n / peaks) ** -shape - 1).
@@ -81,7 +81,7 @@ def pot_threshold(scores: np.ndarray, risk: float = 1e-3, level: float = 0.98) -
     return float(value), fit
 
 
-def fbeta_threshold(scores: np.ndarray, labels: np.ndarray, beta: float = 1.0) -> Fitted:
+def fbeta_threshold(scores: np.ndarray, labels: np.ndarray, beta: float) -> Fitted:
     """The threshold with the highest F-beta on labelled scores (ties: fewer alerts)."""
     from sklearn.metrics import precision_recall_curve
 
@@ -100,7 +100,7 @@ def fbeta_threshold(scores: np.ndarray, labels: np.ndarray, beta: float = 1.0) -
     return value, fit | {"recall": float(recall[best])}
 
 
-def budget_threshold(scores: np.ndarray, alerts_per: float = 1.0, rows: float = 1000.0) -> Fitted:
+def budget_threshold(scores: np.ndarray, alerts_per: float, rows: float) -> Fitted:
     """The lowest threshold that flags at most `alerts_per` rows per `rows` of the scores."""
     if alerts_per > rows:
         raise UsageError(f"--alerts-per ({alerts_per}) cannot exceed --rows ({rows})")
@@ -111,7 +111,7 @@ def budget_threshold(scores: np.ndarray, alerts_per: float = 1.0, rows: float = 
     return float(ordered[scores.size - allowed - 1]), {"allowed": allowed}
 
 
-def fpr_threshold(scores: np.ndarray, alpha: float = 0.01) -> Fitted:
+def fpr_threshold(scores: np.ndarray, alpha: float) -> Fitted:
     """Split-conformal threshold: the ceil((n + 1)(1 - alpha))-th smallest normal score.
 
     For a new score exchangeable with these n, P(score > threshold) <= alpha. It flags
@@ -132,61 +132,18 @@ def conformal_p_values(calibration: np.ndarray, scores: np.ndarray) -> np.ndarra
     return (1.0 + at_or_above) / (n + 1.0)
 
 
-@dataclass
-class ThresholdMethod:
-    fit: Callable[..., Fitted]
-    defaults: dict[str, float | None] = field(default_factory=dict)
-    needs_labels: bool = False
-
-
-METHODS: dict[str, ThresholdMethod] = {
-    "quantile": ThresholdMethod(quantile_threshold, {"q": 0.999}),
-    "sigma": ThresholdMethod(sigma_threshold, {"k": 4.0}),
-    "mad": ThresholdMethod(mad_threshold, {"k": 6.0}),
-    "manual": ThresholdMethod(manual_threshold, {"value": None}),
-    "pot": ThresholdMethod(pot_threshold, {"risk": 1e-3, "level": 0.98}),
-    "fbeta": ThresholdMethod(fbeta_threshold, {"beta": 1.0}, needs_labels=True),
-    "budget": ThresholdMethod(budget_threshold, {"alerts_per": 1.0, "rows": 1000.0}),
-    "fpr": ThresholdMethod(fpr_threshold, {"alpha": 0.01}),
+# method -> its fitting function: f(scores, **parameters) -> threshold or (threshold, fit);
+# the methods, their parameters and defaults are params.THRESHOLD_METHODS.
+FITS: dict[str, Callable[..., Fitted]] = {
+    "quantile": quantile_threshold,
+    "sigma": sigma_threshold,
+    "mad": mad_threshold,
+    "manual": manual_threshold,
+    "pot": pot_threshold,
+    "fbeta": fbeta_threshold,
+    "budget": budget_threshold,
+    "fpr": fpr_threshold,
 }
-LABEL_FREE = [name for name, spec in METHODS.items() if not spec.needs_labels]
-
-_OPEN_UNIT = (lambda v: 0.0 < v < 1.0, "between 0 and 1 (exclusive)")
-RULES: dict[str, tuple[Callable[[float], bool], str]] = {
-    "q": _OPEN_UNIT,
-    "risk": _OPEN_UNIT,
-    "level": _OPEN_UNIT,
-    "alpha": _OPEN_UNIT,
-    "k": (lambda v: v >= 0.0, "at least 0"),
-    "beta": (lambda v: v > 0.0, "positive"),
-    "alerts_per": (lambda v: v >= 0.0, "at least 0"),
-    "rows": (lambda v: v >= 1.0, "at least 1"),
-    "value": (math.isfinite, "a finite number"),
-}
-OPTION_NAMES = {"level": "--pot-level", "alerts_per": "--alerts-per"}
-
-
-def resolve_params(method: str, params: dict, labelled: bool = False) -> dict:
-    """The parameters `method` will use (defaults + given), checked; UsageError if not."""
-    if method not in METHODS:
-        raise UsageError(f"unknown threshold method {method!r} (choose from {', '.join(METHODS)})")
-    spec = METHODS[method]
-    if spec.needs_labels and not labelled:
-        raise UsageError(
-            f"the {method} method needs labelled data: train with a label-free method "
-            f"({', '.join(LABEL_FREE)}), then run `lstmae threshold MODEL DATA --method "
-            f"{method} --label-column COL`"
-        )
-    used = dict(spec.defaults)
-    used.update({k: v for k, v in params.items() if v is not None and k in spec.defaults})
-    for name, value in used.items():
-        option = OPTION_NAMES.get(name, f"--{name}")
-        if value is None:
-            raise UsageError(f"{option} is required with the {method} threshold method")
-        ok, rule = RULES[name]
-        if not ok(float(value)):
-            raise UsageError(f"{option} must be {rule}, got {value}")
-    return used
 
 
 def minimum_scores(method: str, params: dict) -> int:
@@ -233,11 +190,11 @@ def fit_threshold(
     if scores.size == 0:
         raise UsageError("no scores to fit a threshold on")
     args = dict(used)
-    if METHODS[method].needs_labels:
+    if method in LABELLED_METHODS:
         labels = np.asarray(labels, dtype=bool)
         if labels.shape != keep.shape:
             raise ValueError(f"{labels.shape[0]} labels for {keep.shape[0]} scores")
         args["labels"] = labels[keep]
-    result = METHODS[method].fit(scores, **args)
+    result = FITS[method](scores, **args)
     value, fit = result if isinstance(result, tuple) else (result, None)
     return float(value), used if fit is None else used | {"fit": fit}
