@@ -104,7 +104,7 @@ def scoring_metadata(detector: Detector) -> dict:
         "scoring": {
             "method": score.method,
             "center": score.center.tolist(),
-            "precision": score.precision.tolist(),
+            "precision": score.inverse_covariance.tolist(),  # the metadata's name for it
         },
         "threshold": {
             "value": detector.threshold_,

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from .errors import UsageError
 
-ARCHS = ("seed", "linear")  # the network's decoder (nn/model.py)
+ARCHS = ("direct", "linear")  # the network's decoder output (nn/model.py)
+ARCH_ALIASES = {"seed": "direct"}  # its first name: still accepted, and in old bundles
 SCALERS = ("standard", "minmax", "robust")  # sklearn scalers (nn/scaling.py)
 SCORINGS = ("mahalanobis", "normalized", "mean")  # errors -> row score (scoring/rows.py)
 MISSING_POLICIES = ("mask", "ffill", "interpolate", "error")  # io/data.py
@@ -85,6 +86,7 @@ class DetectorParams:
     max_windows_per_epoch: int | None = None
 
     def __post_init__(self) -> None:
+        self.arch = ARCH_ALIASES.get(self.arch, self.arch)
         if self.score_stride is None:
             self.score_stride = max(1, self.seq_len // 4)
         if self.smooth is None:

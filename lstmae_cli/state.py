@@ -27,7 +27,8 @@ def bundle_tensors(detector: Detector) -> dict[str, torch.Tensor]:
     tensors["scaler.scale"] = torch.from_numpy(d.scaler_.scale)
     tensors["threshold.val_scores"] = torch.from_numpy(np.sort(d.val_scores_))
     tensors["score.center"] = torch.from_numpy(d.score_model_.center)
-    tensors["score.precision"] = torch.from_numpy(d.score_model_.precision)
+    # "score.precision": the inverse covariance, under the name bundles have always used
+    tensors["score.precision"] = torch.from_numpy(d.score_model_.inverse_covariance)
     if d.range_ is not None:
         tensors["range.low"], tensors["range.high"] = map(torch.from_numpy, d.range_)
     return tensors
@@ -75,8 +76,8 @@ def restore(detector: Detector, tensors: dict, meta: dict) -> Detector:
     detector.scaler_ = AffineScaler(meta["scaler"], offset, scale)
     what = "score calibration arrays"
     (center,) = _arrays(tensors, ["score.center"], n, what)
-    (precision,) = _arrays(tensors, ["score.precision"], n * 2, what)
-    detector.score_model_ = ScoreModel(detector.params.scoring, center, precision)
+    (inverse_covariance,) = _arrays(tensors, ["score.precision"], n * 2, what)
+    detector.score_model_ = ScoreModel(detector.params.scoring, center, inverse_covariance)
     threshold = meta["threshold"]
     detector.threshold_ = float(threshold["value"])
     detector.threshold_method_ = threshold["method"]

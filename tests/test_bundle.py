@@ -180,3 +180,24 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     mask = os.umask(0o022)
     os.umask(mask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+
+
+def test_a_bundle_of_the_old_arch_name_loads(tmp_path, small_frame):
+    """Bundles written before "seed" became "direct" load, and score as before."""
+    from .conftest import FAST
+
+    detector = Detector(**(FAST | {"arch": "seed", "epochs": 1}))
+    detector.fit([("small", small_frame)])
+    assert detector.params.arch == detector.model_.config.arch == "direct"
+    path = tmp_path / "new.safetensors"
+    detector.save(path)
+    tensors, meta = load_bundle(path)
+    assert meta["model"]["arch"] == meta["params"]["arch"] == "direct"
+    meta["model"]["arch"] = meta["params"]["arch"] = "seed"  # as an older version wrote it
+    old = tmp_path / "old.safetensors"
+    save_bundle(old, tensors, meta)
+    loaded = Detector.load(old)
+    assert loaded.params.arch == loaded.model_.config.arch == "direct"
+    np.testing.assert_array_equal(
+        loaded.score_frame(small_frame)["score"], detector.score_frame(small_frame)["score"]
+    )

@@ -40,6 +40,16 @@ def test_train_writes_a_bundle(tmp_path, small_csv):
     assert len(info["history"]) >= 1
 
 
+def test_arch_seed_is_still_accepted_as_direct(tmp_path, small_csv):
+    model = tmp_path / "m.safetensors"
+    tiny = ["--seq-len", "8", "--hidden", "8", "--epochs", "1", "--quiet"]
+    result = run("train", small_csv, "-o", model, "--arch", "seed", *tiny)
+    assert result.exit_code == 0, result.output
+    info = json.loads(run("inspect", model, "--format", "json").stdout)
+    assert info["params"]["arch"] == info["model"]["arch"] == "direct"
+    assert "<direct|linear>" in run("train", "--help").stdout  # the old name is not offered
+
+
 def test_train_summary_names_rows_series_and_features(tmp_path, small_csv, small_frame):
     result = run("train", small_csv, "-o", tmp_path / "m.safetensors", *FAST_ARGS)
     assert result.exit_code == 0, result.output

@@ -51,7 +51,9 @@ def test_metadata_holds_scaler_calibration_and_threshold(exported, tiny_model):
     assert meta["features"] == ["f0", "f1", "f2"]
     assert meta["seq_len"] == 16
     np.testing.assert_array_equal(meta["scaler"]["offset"], detector.scaler_.offset)
-    np.testing.assert_array_equal(meta["scoring"]["precision"], detector.score_model_.precision)
+    np.testing.assert_array_equal(
+        meta["scoring"]["precision"], detector.score_model_.inverse_covariance
+    )
     assert meta["threshold"]["value"] == detector.threshold_
 
 

@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from tutorial import LSTM_Autoencoder as SeedLSTMAutoencoder  # noqa: E402  (the seed's class)
 
 
-def test_seed_shapes():
+def test_direct_shapes():
     torch.manual_seed(0)
-    model = LSTMAutoencoder(ModelConfig(n_features=10, hidden=64, arch="seed"))
+    model = LSTMAutoencoder(ModelConfig(n_features=10, hidden=64, arch="direct"))
     x = torch.randn(32, 50, 10)
     code = model.encode(x)
     assert code.shape == (32, 64)
@@ -34,13 +34,13 @@ def test_linear_variant_shapes_and_unbounded_output():
     with torch.no_grad():
         model.head.bias.fill_(5.0)
     assert model(torch.randn(2, 8, 10)).max() > 1.0  # not bounded by tanh
-    seed = LSTMAutoencoder(ModelConfig(n_features=10, hidden=64, arch="seed"))
+    seed = LSTMAutoencoder(ModelConfig(n_features=10, hidden=64, arch="direct"))
     assert seed(torch.randn(2, 8, 10) * 100).abs().max() <= 1.0
 
 
-def test_seed_arch_equals_the_seed_class():
+def test_direct_arch_equals_the_seed_class():
     torch.manual_seed(1)
-    ours = LSTMAutoencoder(ModelConfig(n_features=10, hidden=64, arch="seed"))
+    ours = LSTMAutoencoder(ModelConfig(n_features=10, hidden=64, arch="direct"))
     reference = SeedLSTMAutoencoder(10, 64)
     reference.load_state_dict(ours.state_dict())
     x = torch.randn(32, 50, 10)
@@ -84,3 +84,21 @@ def test_multilayer_encoder_uses_the_last_layer_state():
     torch.testing.assert_close(model.encode(x), hidden[-1])
     torch.testing.assert_close(model.encode(x), outputs[:, -1])
     assert model(x).shape == (4, 12, 5)
+
+
+def test_the_old_arch_name_seed_is_still_accepted():
+    from lstmae_cli.params import DetectorParams
+
+    assert ModelConfig(n_features=3, arch="seed").arch == "direct"
+    assert DetectorParams(arch="seed").arch == "direct"
+
+
+def test_a_checkpoint_of_the_old_arch_name_resumes_as_direct():
+    from lstmae_cli.nn.checkpoint import _rename_arch
+
+    meta = {"model": {"arch": "seed", "hidden": 8}, "check": {"options": {"arch": "seed"}}}
+    _rename_arch(meta)
+    assert meta == {
+        "model": {"arch": "direct", "hidden": 8},
+        "check": {"options": {"arch": "direct"}},
+    }

@@ -93,7 +93,7 @@ def test_masked_scores_ignore_the_missing_errors_and_use_the_marginal_gaussian()
     rows[~observed] = 1e6  # whatever the missing entries hold
     b = score_observed(model, rows, observed)
     np.testing.assert_array_equal(a, b)
-    covariance = np.linalg.inv(model.precision)
+    covariance = np.linalg.inv(model.inverse_covariance)
     centered = rows[1, :2] - model.center[:2]
     marginal = centered @ np.linalg.inv(covariance[:2, :2]) @ centered
     assert a[1] == pytest.approx(marginal, rel=1e-6)

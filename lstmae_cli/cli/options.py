@@ -23,7 +23,7 @@ def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
 # The choices are params.py's; a new one there is a new choice here.
 Level = choices("Level", params.LEVELS)
 Format = choices("Format", params.FORMATS)
-Arch = choices("Arch", params.ARCHS)
+Arch = choices("Arch", params.ARCHS + tuple(params.ARCH_ALIASES))  # help shows ARCHS only
 Scaler = choices("Scaler", params.SCALERS)
 ThresholdMethod = choices("ThresholdMethod", tuple(params.THRESHOLD_METHODS))
 Missing = choices("Missing", params.MISSING_POLICIES)

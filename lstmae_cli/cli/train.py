@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from .. import params
 from ..params import DetectorParams as Defaults
 from .console import err
 from .options import (
@@ -81,8 +82,9 @@ def train(
     arch: Annotated[
         Arch,
         typer.Option(
-            help="seed: decoder LSTM(hidden->features) as in the seed; "
-            "linear: LSTM(hidden->hidden) + Linear(hidden->features)."
+            metavar=f"<{'|'.join(params.ARCHS)}>",
+            help="direct: decoder LSTM(hidden->features) as in the seed (formerly `seed`); "
+            "linear: LSTM(hidden->hidden) + Linear(hidden->features).",
         ),
     ] = DEFAULT_ARCH,
     scaler: Annotated[

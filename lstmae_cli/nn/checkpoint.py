@@ -64,6 +64,7 @@ def load_checkpoint(checkpoint: Checkpointing, state: TrainState, device: torch.
     tensors, meta = load_bundle(path)
     if meta.get("kind") != CHECKPOINT_KIND:
         raise BundleError(f"{path}: not an lstmae training checkpoint")
+    _rename_arch(meta)
     _require_same(path, meta.get("check", {}), checkpoint.check)
     if meta.get("model") != state.model.config.to_dict():
         raise InputError(f"{path}: checkpoint is of another network; drop --resume")
@@ -71,6 +72,15 @@ def load_checkpoint(checkpoint: Checkpointing, state: TrainState, device: torch.
         _restore(state, tensors, meta, device)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise BundleError(f"{path}: checkpoint does not match its tensors ({exc})") from exc
+
+
+def _rename_arch(meta: dict) -> None:
+    """An older checkpoint's arch under its current name (params.ARCH_ALIASES)."""
+    from ..params import ARCH_ALIASES
+
+    for holder in (meta.get("model"), meta.get("check", {}).get("options")):
+        if isinstance(holder, dict) and holder.get("arch") in ARCH_ALIASES:
+            holder["arch"] = ARCH_ALIASES[holder["arch"]]
 
 
 def _require_same(path: Path, saved: dict, wanted: dict) -> None:

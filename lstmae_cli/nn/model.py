@@ -1,4 +1,5 @@
-"""The LSTM autoencoder of the seed document, and a variant with a linear output head."""
+"""The LSTM autoencoder of the seed document (arch "direct"), and a variant with a linear
+output head (arch "linear")."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..params import ARCHS
+from ..params import ARCH_ALIASES, ARCHS
 
 
 @dataclass
@@ -17,6 +18,9 @@ class ModelConfig:
     layers: int = 1
     arch: str = "linear"
 
+    def __post_init__(self) -> None:
+        self.arch = ARCH_ALIASES.get(self.arch, self.arch)  # "seed": old bundles, old scripts
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -24,8 +28,8 @@ class ModelConfig:
 class LSTMAutoencoder(nn.Module):
     """encoder LSTM -> last layer's final hidden state -> repeated seq_len times -> decoder.
 
-    arch "seed": decoder LSTM(hidden -> features), exactly the seed's class (outputs are
-    bounded by tanh to [-1, 1]).
+    arch "direct": decoder LSTM(hidden -> features), whose output is the reconstruction:
+    exactly the seed's class (outputs are bounded by tanh to [-1, 1]); formerly "seed".
     arch "linear": decoder LSTM(hidden -> hidden) followed by Linear(hidden -> features).
     """
 
@@ -36,7 +40,7 @@ class LSTMAutoencoder(nn.Module):
         self.config = config
         f, h, layers = config.n_features, config.hidden, config.layers
         self.encoder = nn.LSTM(f, h, num_layers=layers, batch_first=True)
-        if config.arch == "seed":
+        if config.arch == "direct":
             self.decoder = nn.LSTM(h, f, num_layers=layers, batch_first=True)
             self.head: nn.Module = nn.Identity()
         else:

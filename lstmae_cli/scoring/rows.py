@@ -196,7 +196,7 @@ class ScoreModel:
 
     method: str
     center: np.ndarray  # (features,) mean held-out error of each feature
-    precision: np.ndarray  # (features, features) inverse covariance of held-out errors
+    inverse_covariance: np.ndarray  # (features, features) of the held-out errors
 
     def score(self, errors: np.ndarray) -> np.ndarray:
         """(rows, features) -> (rows,)."""
@@ -205,7 +205,7 @@ class ScoreModel:
         if self.method == "normalized":
             return (errors / self.center).mean(axis=1)
         centered = errors - self.center  # (rows, features)
-        return np.einsum("ij,jk,ik->i", centered, self.precision, centered)
+        return np.einsum("ij,jk,ik->i", centered, self.inverse_covariance, centered)
 
     def shares(self, errors: np.ndarray) -> np.ndarray:
         """(rows, features) -> each feature's error relative to its normal level."""
@@ -220,8 +220,8 @@ def fit_score_model(method: str, errors: np.ndarray) -> ScoreModel:
     center = np.maximum(errors.mean(axis=0), 1e-12)
     covariance = np.atleast_2d(np.cov(errors, rowvar=False))
     ridge = 1e-6 * max(float(np.trace(covariance)) / len(center), 1e-12)
-    precision = np.linalg.pinv(covariance + ridge * np.eye(len(center)))
-    return ScoreModel(method, center, precision)
+    inverse_covariance = np.linalg.pinv(covariance + ridge * np.eye(len(center)))
+    return ScoreModel(method, center, inverse_covariance)
 
 
 # --------------------------------------------------------------- --missing mask
@@ -243,7 +243,7 @@ def score_observed(
     if model.method != "mahalanobis":
         weights = observed / (model.center if model.method == "normalized" else 1.0)
         return (errors * weights).sum(axis=1) / np.maximum(observed.sum(axis=1), 1)
-    covariance = np.linalg.inv(model.precision)  # (features, features)
+    covariance = np.linalg.inv(model.inverse_covariance)  # (features, features)
     scores = np.zeros(len(errors))
     patterns, which = np.unique(observed, axis=0, return_inverse=True)
     for number, pattern in enumerate(patterns):
@@ -252,8 +252,8 @@ def score_observed(
             continue
         centered = errors[np.ix_(rows, pattern)] - model.center[pattern]  # (rows, observed)
         sub = covariance[np.ix_(pattern, pattern)]
-        precision = model.precision if pattern.all() else np.linalg.pinv(sub)
-        scores[rows] = np.einsum("ij,jk,ik->i", centered, precision, centered)
+        inverse = model.inverse_covariance if pattern.all() else np.linalg.pinv(sub)
+        scores[rows] = np.einsum("ij,jk,ik->i", centered, inverse, centered)
     return scores
 
 
