@@ -5,8 +5,8 @@ without them. Measured on seed 0 with the defaults of issue 16 (3 calibration fo
 normalized scoring, drift allowance 0.001; `python benchmarks/skab.py --seeds 1`): honest
 protocol F1 0.774 at FAR 46.9 %, 0.25 % of the training rows flagged; the old defaults gave
 0.739 at FAR 78.3 % and 16.9 %. Flagging every test row gets F1 0.698. SKAB's
-anomaly-free.csv, trained on its first half: 0.57 % of the second half flagged (89 % with
-the old defaults).
+anomaly-free.csv, trained on its first half: 0.57 % of the second half flagged on seed 0,
+1.46 % over seeds 0-2 (89 % with the old defaults).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import skab  # noqa: E402
 DATA = Path(os.environ.get("SKAB_DATA", skab.DEFAULT_DATA))
 F1_FLOOR = 0.76  # honest protocol
 MOST_FAR = 0.55
-MOST_NORMAL_FLAGGED = 0.01  # purely normal rows: the training parts, anomaly-free.csv
+MOST_NORMAL_FLAGGED = 0.01  # each file's purely normal training rows
+MOST_FREE_FLAGGED = 0.03  # anomaly-free.csv's second half: 0.57 / 2.40 / 1.40 % on seeds 0-2
 needs_skab = pytest.mark.skipif(not DATA.is_dir(), reason=f"no SKAB data at {DATA} (set SKAB_DATA)")
 
 
@@ -55,4 +56,4 @@ def test_purely_normal_real_data_is_rarely_flagged(one_thread):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LstmaeWarning)
         result = false_alarms.normal_real({}, seed=0)
-    assert result["rows_flagged"] <= MOST_NORMAL_FLAGGED, result
+    assert result["rows_flagged"] <= MOST_FREE_FLAGGED, result
