@@ -341,9 +341,17 @@ class Detector:
         return bundle_metadata(self)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> Detector:
+    def load(
+        cls,
+        path: str | Path,
+        device: str = "auto",
+        precision: str | None = None,
+        threshold: float | None = None,
+    ) -> Detector:
         """Read a bundle; it scores on `device` (auto: CUDA when present), wherever it was
-        trained: the weights are stored as CPU tensors."""
+        trained: the weights are stored as CPU tensors. `precision` (fp32, bf16, auto) is
+        the network's float type when scoring, and `threshold` replaces the learned one for
+        this Detector only; None keeps the bundle's."""
         tensors, meta = load_bundle(path)
         if meta.get("kind") == CHECKPOINT_KIND:
             raise BundleError(f"{path}: a training checkpoint, not a model; finish with --resume")
@@ -354,6 +362,10 @@ class Detector:
             message = f"{path}: model metadata does not match its tensors ({detail})"
             raise BundleError(message) from exc
         detector.params.device = device  # where it was trained does not matter here
+        if precision is not None:
+            detector.params.precision = precision
+        if threshold is not None:
+            detector.threshold_ = float(threshold)
         return detector
 
 

@@ -95,6 +95,17 @@ def test_a_loaded_bundle_scores_where_it_is_asked(tiny_model):
     assert all(p.device.type == "cpu" for p in detector.model_.parameters())
 
 
+def test_load_takes_the_scoring_precision_and_a_threshold(tiny_model, small_frame):
+    learned = Detector.load(tiny_model)
+    assert learned.params.precision == "fp32"
+    chosen = Detector.load(tiny_model, device="cpu", precision="bf16", threshold=1e9)
+    assert chosen.params.precision == "bf16" and chosen.threshold_ == 1e9
+    assert not chosen.score_frame(small_frame)["is_anomaly"].any()
+    assert Detector.load(tiny_model).threshold_ == learned.threshold_  # the bundle unchanged
+    weights = learned.score_model_.feature_weights  # what events and plots rank features by
+    np.testing.assert_array_equal(weights, 1.0 / learned.score_model_.center)
+
+
 def test_scaling_out_recipes_use_real_options():
     from torch.distributed.run import get_args_parser
 

@@ -172,9 +172,7 @@ def evaluate(
 
     check_alert_rules(merge_gap, min_rows)
     header = read_header(no_header, names)
-    detector = Detector.load(model)
-    if threshold is not None:
-        detector.threshold_ = threshold
+    detector = Detector.load(model, threshold=threshold)
     name, frame = source_name(data), read_frame(data, header)
     require_columns(frame, [label_column], name)
     columns = (label_column, id_column, time_column, merge_gap, min_rows)

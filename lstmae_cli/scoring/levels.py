@@ -196,7 +196,7 @@ def at_level(
     if first is None:
         return
     detector, id_column, time_column = scorer.detector, scorer.id_column, scorer.time_column
-    weights = 1.0 / detector.score_model_.center  # (features,)
+    weights = detector.score_model_.feature_weights  # (features,)
     rules = (scorer.merge_gap, scorer.min_rows)
     builder = EventBuilder(detector.roles_.features, weights, *rules, id_column, time_column)
     counted = _count(itertools.chain([first], rows), builder, tally, level != "event")

@@ -207,9 +207,11 @@ class ScoreModel:
         centered = errors - self.center  # (rows, features)
         return np.einsum("ij,jk,ik->i", centered, self.inverse_covariance, centered)
 
-    def shares(self, errors: np.ndarray) -> np.ndarray:
-        """(rows, features) -> each feature's error relative to its normal level."""
-        return errors / self.center
+    @property
+    def feature_weights(self) -> np.ndarray:
+        """(features,) 1 / each feature's normal error: errors times these are comparable
+        across features (how events name their top features and plots pick theirs)."""
+        return 1.0 / self.center
 
 
 def fit_score_model(method: str, errors: np.ndarray) -> ScoreModel:

@@ -109,7 +109,7 @@ def _same_zone(limit: pd.Timestamp, tz) -> pd.Timestamp:
 
 def make_view(detector: Detector, rows, time_column, label_column, max_features, title) -> View:
     features = detector.roles_.features
-    weights = 1.0 / detector.score_model_.center  # (features,)
+    weights = detector.score_model_.feature_weights  # (features,)
     x, is_time = _x_values(rows, time_column)
     shown = pick_features(rows, features, weights, max_features)
     threshold = detector.threshold_

@@ -129,7 +129,7 @@ def _calibration_fact(params: dict, data: dict) -> str:
 def find_events(report: ReportInput) -> pd.DataFrame:
     """Events of every series, from the row `is_anomaly` runs (as `score --level event`)."""
     detector, rows = report.detector, report.rows
-    weights = 1.0 / detector.score_model_.center  # (features,)
+    weights = detector.score_model_.feature_weights  # (features,)
     builder = EventBuilder(
         detector.roles_.features, weights, id_column=report.id_column,
         time_column=report.time_column,
