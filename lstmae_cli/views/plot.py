@@ -236,7 +236,7 @@ def _legend_handles(view: View) -> list:
     from matplotlib.patches import Patch
 
     handles = [
-        Patch(color=FLAG_COLOR, alpha=0.3, label="flagged (score > threshold)"),
+        Patch(color=FLAG_COLOR, alpha=0.3, label="alerts (is_anomaly, as score writes it)"),
         Line2D([], [], color=FLAG_COLOR, ls="--", label=f"threshold {view.threshold:.4g}"),
     ]
     if view.label_column:
