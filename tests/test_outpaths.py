@@ -79,6 +79,19 @@ class Reader(threading.Thread):
                 self.data += chunk
 
 
+def through_fifo(fifo: Path, args: list[str]) -> bytes:
+    """Run the CLI with a reader on a new FIFO at `fifo`; what the reader got. The command
+    must succeed and leave the FIFO a FIFO."""
+    os.mkfifo(fifo)
+    reader = Reader(fifo)
+    reader.start()
+    result = runner.invoke(app, args)
+    reader.finish()
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    return reader.data
+
+
 def test_symlink_is_written_through_and_kept(tiny_model, small_csv, tmp_path, score_text):
     real = tmp_path / "real.txt"
     real.write_text("old content")
@@ -113,28 +126,16 @@ def test_symlinked_model_is_rewritten_at_its_target_by_threshold(tiny_model, sma
 
 def test_fifo_is_streamed_to_its_reader_never_replaced(tiny_model, small_csv, tmp_path, score_text):
     fifo = tmp_path / "out.fifo"
-    os.mkfifo(fifo)
-    reader = Reader(fifo)
-    reader.start()
-    result = runner.invoke(app, writer_args("score", tiny_model, small_csv, fifo))
-    reader.finish()
-    assert result.exit_code == 0, result.output
-    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
-    assert reader.data.decode() == score_text
+    data = through_fifo(fifo, writer_args("score", tiny_model, small_csv, fifo))
+    assert data.decode() == score_text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fifo", "plain.csv"]
 
 
 @pytest.mark.parametrize("command", WRITERS)
 def test_every_writer_sends_to_a_fifo(command, tiny_model, small_csv, tmp_path):
     fifo = tmp_path / NAMES[command]
-    os.mkfifo(fifo)
-    reader = Reader(fifo)
-    reader.start()
-    result = runner.invoke(app, writer_args(command, tiny_model, small_csv, fifo))
-    reader.finish()
-    assert result.exit_code == 0, result.output
-    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
-    assert len(reader.data) > 100
+    data = through_fifo(fifo, writer_args(command, tiny_model, small_csv, fifo))
+    assert len(data) > 100
     assert [p.name for p in tmp_path.iterdir()] == [fifo.name]
 
 
@@ -207,15 +208,9 @@ def test_parquet_output_to_a_fifo(tiny_model, small_csv, tmp_path):
     import pandas as pd
 
     fifo = tmp_path / "o.parquet"
-    os.mkfifo(fifo)
-    reader = Reader(fifo)
-    reader.start()
     args = [*writer_args("score", tiny_model, small_csv, fifo), "--format", "parquet"]
-    result = runner.invoke(app, args)
-    reader.finish()
-    assert result.exit_code == 0, result.output
-    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
-    assert len(pd.read_parquet(io.BytesIO(reader.data))) == len(pd.read_csv(small_csv))
+    data = through_fifo(fifo, args)
+    assert len(pd.read_parquet(io.BytesIO(data))) == len(pd.read_csv(small_csv))
 
 
 def test_checkpoints_need_a_model_file(small_csv, tmp_path):
