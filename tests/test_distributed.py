@@ -234,3 +234,35 @@ def test_torchrun_bundle_detects_injected_anomalies(ddp_run):
     assert report["lstmae"]["event_recall"] >= 0.75  # at least 3 of the 4 injected kinds
     assert report["lstmae"]["f1"] > report["flag_all"]["f1"] + 0.3
     assert report["lstmae"]["pr_auc"] > 0.6
+
+
+def test_torchrun_with_calibration_folds_holds_out_every_row(tmp_path):
+    """The default calibration (3 folds, each a DDP run) under torchrun: every row of both
+    series is held out once and scored, whichever rank scored it, and the self-check ran."""
+    from make_sample import machine, with_time
+
+    from lstmae_cli import Detector
+
+    rng = np.random.default_rng(4)
+    for name, phase in (("a", 0), ("b", 700)):
+        part = with_time(machine(600, rng, phase=phase), "2026-01-01 00:00:00")
+        part.to_csv(tmp_path / f"train_{name}.csv", index=False)
+    options = ["--seq-len", "16", "--hidden", "8", "--epochs", "2", "--batch-size", "64"]
+    options += ["--device", "cpu", "--calibration-folds", "3"]
+    train = ["-m", "lstmae_cli", "train", "train_a.csv", "train_b.csv", *options]
+    env = {k: v for k, v in os.environ.items() if k not in (*TORCHRUN_VARS, "MASTER_PORT")}
+    launch = ["--nproc-per-node", "2", "--master-addr", "127.0.0.1"]
+    launch += ["--master-port", str(free_port())]
+    done = subprocess.run(
+        [*torchrun_command(), *launch, *train, "-o", "ddp.safetensors"],
+        cwd=tmp_path,
+        env=env | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    ddp = Detector.load(tmp_path / "ddp.safetensors", device="cpu")
+    assert ddp.data_info_["calibration_rows"] == 1200  # both series, every row
+    assert len(ddp.val_scores_) == 1200
+    assert 0.0 <= ddp.data_info_["train_flagged"] <= 1.0
