@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DEMO := demo_out
 
-.PHONY: help install demo test test-slow lint format docs bench bench-threads bench-memory bench-skab bench-synthetic check-torch clean
+.PHONY: help install demo test test-slow lint format docs bench bench-threads bench-dask bench-memory bench-skab bench-synthetic check-torch clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ bench: install  ## speed, lstmae beside the tutorial loop (benchmarks/results/sp
 
 bench-threads: install  ## thread settings on a quiet and a busy machine (benchmarks/results/threads.json)
 	$(PY) benchmarks/threads.py
+
+bench-dask: install  ## Dask scoring on 1 and 2 worker processes (benchmarks/results/dask.json)
+	$(PY) benchmarks/dask_scale.py
 
 bench-memory: install  ## peak memory of train and score on 2M rows
 	$(PY) benchmarks/memory.py

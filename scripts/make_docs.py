@@ -673,6 +673,60 @@ def ddp() -> list[str]:
     return paragraphs(lines, [source(name, run, extra)])
 
 
+def dask() -> list[str]:
+    name, run = "dask.json", "make bench-dask"
+    data = load(name, run)
+    rows = []
+    for key in ("one_worker", "two_workers"):
+        for entry in need(data, key, name, run):
+            rows.append(
+                [
+                    str(entry["workers"]),
+                    f"{entry['seconds']:.1f}",
+                    f"{entry['rows_per_s']:,}",
+                    ", ".join(map(str, entry["bundle_loads_per_worker"])),
+                    ", ".join(f"{m:,.0f}" for m in entry["worker_peak_rss_mib"]),
+                ]
+            )
+    head = [
+        "worker processes",
+        "seconds",
+        "rows/s",
+        "bundle loads per worker",
+        "peak MiB per worker",
+    ]
+    lines = table(head, rows)
+    lines += ["", f"2 workers: {data['ratio']:.2f}x the rows/s of 1 (target 1.6x)."]
+    memory = data.get("memory", [])
+    if memory:
+        lines += [""] + table(
+            [
+                "rows in one partition",
+                "worker peak, model loaded",
+                "after scoring it",
+                "rows in pandas",
+            ],
+            [
+                [
+                    f"{m['rows']:,}",
+                    f"{m['loaded_peak_rss_mib']:,.0f} MiB",
+                    f"{m['scored_peak_rss_mib']:,.0f} MiB",
+                    f"{m['input_mib']:,.0f} MiB",
+                ]
+                for m in memory
+            ],
+        )
+    args = data.get("args", {})
+    extra = (
+        f", {args.get('machines', '?')} machines x {args.get('rows', 0):,} rows x "
+        f"{args.get('channels', '?')} channels ({args.get('per_file', '?')} machines a file), "
+        f"{data.get('machine', {}).get('cpu', '?')}, {data.get('machine', {}).get('cpus', '?')} "
+        f"CPUs, load average {data['load_before'][0]:.1f} before and "
+        f"{data['load_after'][0]:.1f} after"
+    )
+    return paragraphs(lines, [source(name, run, extra)])
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {
     "skab-honest": skab_honest,
     "skab-window-rule": skab_window_rule,
@@ -689,6 +743,7 @@ TABLES: dict[str, Callable[[], list[str]]] = {
     "gpu": gpu,
     "memory": memory,
     "ddp": ddp,
+    "dask": dask,
 }
 
 
