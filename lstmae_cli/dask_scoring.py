@@ -244,7 +244,8 @@ def score_dask(
     Each series must lie whole in one partition: with `check` (default) the id column is
     read once now and a series found in two partitions is refused (InputError naming it);
     `shuffle=True` repartitions by id instead (keeping each series' row order). A frame
-    indexed by the id column (`set_index(id)`) is whole by construction and not checked.
+    indexed by the id column with known divisions (`set_index(id)`) is whole by
+    construction and not checked.
     Without an id column (none given, none in the model) `ddf` must have one partition.
 
     The bundle is read by the workers, at the same path: a shared disk. Each worker process
@@ -266,8 +267,8 @@ def score_dask(
     if id_column is not None and id_column not in columns:
         if ddf.index.name != id_column:
             raise InputError(f"no column '{id_column}' (columns: {', '.join(map(str, columns))})")
-        indexed = True
-        ddf = ddf.reset_index()  # partitions hold whole ids: divisions split by index value
+        indexed = ddf.known_divisions  # then an id is in one partition: divisions split ids
+        ddf = ddf.reset_index()
     missing = [c for c in [*roles.features, *keep] if c not in ddf.columns]
     if missing:
         raise InputError(f"missing column(s) {', '.join(map(str, missing))}")
@@ -277,14 +278,14 @@ def score_dask(
             "as a series of its own; give id_column (a column naming each series) so that "
             "series can be checked to lie whole in one partition"
         )
+    options = replace(options, id_column=id_column)
+    input_meta = ddf._meta
+    options = replace(options, time_column=_time_column(detector, ddf, input_meta, options))
+    meta = output_meta(detector, input_meta, options)
     if shuffle and id_column is not None and not indexed:
         ddf = ddf.map_partitions(_with_order, meta=_with_order(ddf._meta)).shuffle(on=id_column)
     elif check and id_column is not None and not indexed:
         refuse_split_series(ddf, id_column)
-    options = replace(options, id_column=id_column)
-    input_meta = ddf._meta.drop(columns=[ORDER_COLUMN], errors="ignore")
-    options = replace(options, time_column=_time_column(detector, ddf, input_meta, options))
-    meta = output_meta(detector, input_meta, options)
     return ddf.map_partitions(
         score_partition,
         str(Path(model_path).resolve()),
@@ -419,7 +420,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout="30s")
+            client = Client(scheduler, timeout="30s", set_as_default=False)
         except OSError as exc:
             raise LstmaeError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from exc
         with client:
@@ -432,9 +433,9 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
             threads_per_worker=1,  # with the nanny's OMP_NUM_THREADS=1: one torch thread
             processes=True,
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # a failed task is reported once, by write_dataset
         ) as cluster,
-        Client(cluster) as client,
+        Client(cluster, set_as_default=False) as client,
     ):
         yield client
 
@@ -493,6 +494,29 @@ def write_dataset(
             future.cancel()
         shutil.rmtree(temp, ignore_errors=True)
         raise
+
+
+def score_dataset(
+    data: str | Path,
+    model_path: str | Path,
+    output: str | Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    shuffle: bool = False,
+    on_progress: Progress | None = None,
+    **options: Any,
+) -> dict:
+    """`lstmae score MODEL DATA --engine dask -o OUTPUT`: the Parquet dataset DATA (a folder
+    or a glob) scored on the scheduler at `scheduler`, or on a LocalCluster of `workers`
+    processes, into the folder OUTPUT (see `write_dataset`). Options as `score_dask`.
+    Returns write_dataset's counts with "workers" added."""
+    _check_output_folder(Path(output))
+    ddf = read_dataset(data)  # before a cluster starts: a wrong path fails at once
+    with dask_client(scheduler, workers) as client, client.as_current():
+        scores = score_dask(ddf, model_path, shuffle=shuffle, **options)
+        totals = write_dataset(scores, output, client, on_progress)
+        return totals | {"workers": len(client.nthreads())}
 
 
 def _check_output_folder(output: Path) -> None:

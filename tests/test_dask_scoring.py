@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +29,9 @@ from lstmae_cli.dask_scoring import (  # noqa: E402
     score_batches,
     score_dask,
     spark_schema,
+    write_dataset,
 )
-from lstmae_cli.errors import InputError  # noqa: E402
+from lstmae_cli.errors import InputError, LstmaeError  # noqa: E402
 
 from .conftest import make_frame  # noqa: E402
 from .helpers import assert_frames_close  # noqa: E402
@@ -168,6 +172,31 @@ def test_a_worker_killed_mid_run_is_retried(cluster, data, model, tmp_path):
     assert_frames_close(result, as_dask_dtypes(expected_rows(model), result), cpu=RTOL)
 
 
+def test_a_worker_dying_every_time_fails_cleanly(cluster, data, model, tmp_path):
+    """A task whose worker dies on every attempt: one clear error, no output folder."""
+
+    def always_die(frame, partition_info=None):
+        if partition_info and partition_info["number"] == 2:
+            os._exit(1)
+        return frame
+
+    ddf = read(data)
+    scores = score_dask(ddf.map_partitions(always_die, meta=ddf._meta), model, check=False)
+    before = cluster.run_on_scheduler(_set_allowed_failures, 0)
+    try:
+        with pytest.raises(LstmaeError, match="a worker died each time it ran a task"):
+            write_dataset(scores, tmp_path / "scores", cluster)
+    finally:
+        cluster.run_on_scheduler(_set_allowed_failures, before)
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its temporary name
+
+
+def _set_allowed_failures(value: int, dask_scheduler=None) -> int:
+    before = dask_scheduler.allowed_failures
+    dask_scheduler.allowed_failures = value
+    return before
+
+
 def test_options_reach_the_workers(cluster, data, model):
     detector = Detector.load(model)
     low = float(np.quantile(detector.val_scores_, 0.5))
@@ -213,3 +242,149 @@ def test_help_does_not_import_dask():
     )
     assert "score" in result.stdout
     assert result.stdout.strip().endswith("[]"), result.stdout[-300:]
+
+
+# --- the recipes in docs/scaling-out.md ------------------------------------------------------
+
+SCALING_OUT = ROOT / "docs" / "scaling-out.md"
+
+
+def docs_blocks(heading: str, lang: str = "python") -> list[str]:
+    """The ```lang blocks under `### heading` in docs/scaling-out.md."""
+    text = SCALING_OUT.read_text().split(f"### {heading}\n", 1)[1]
+    text = re.split(r"^##+ ", text, maxsplit=1, flags=re.M)[0]
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, flags=re.S | re.M)
+
+
+@pytest.fixture
+def docs_workdir(tmp_path, data, model, monkeypatch) -> Path:
+    """fleet/ (the Parquet dataset) and model.safetensors, as the recipes name them."""
+    (tmp_path / "fleet").symlink_to(data)
+    shutil.copy(model, tmp_path / "model.safetensors")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_docs_dask_library_recipe_runs(cluster, docs_workdir, model):
+    (code,) = docs_blocks("Dask, from Python")
+    namespace: dict = {}
+    exec(compile(code, "scaling-out.md", "exec"), namespace)  # our own docs
+    expected = expected_rows(model)
+    assert len(namespace["alerts"]) == int(expected["is_anomaly"].sum()) > 0
+    assert namespace["alerts"]["is_anomaly"].all()
+    events = Detector.load(model).score_events(fleet(), id_column="machine")
+    assert len(namespace["events"]) == len(events)
+
+
+@pytest.mark.slow
+def test_docs_spark_recipe_runs(model, monkeypatch):
+    """The mapInPandas recipe as written, on a local Spark with 100-row Arrow batches (so
+    that machines continue from one batch to the next)."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install pyspark)")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime for Spark (java not on PATH, JAVA_HOME unset)")
+    from pyspark.sql import SparkSession
+
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "100")
+        .config("spark.sql.shuffle.partitions", "3")
+        .getOrCreate()
+    )
+    try:
+        function, wiring = docs_blocks("Spark: mapInPandas")
+        frame = fleet().sample(frac=1.0, random_state=0)  # rows in no order: the recipe sorts
+        namespace: dict = {}
+        exec(compile(function, "scaling-out.md", "exec"), namespace)
+        namespace["MODEL"] = str(model)
+        namespace["df"] = spark.createDataFrame(
+            frame.astype({"machine": object, "timestamp": object})
+        )
+        exec(compile(wiring, "scaling-out.md", "exec"), namespace)
+        result = namespace["scores"].toPandas()
+    finally:
+        spark.stop()
+    expected = expected_rows(model)
+    result = result.astype(expected.dtypes.to_dict()).sort_values(KEY, ignore_index=True)
+    assert_frames_close(result, expected, cpu=RTOL)
+
+
+# --- lstmae score --engine dask ----------------------------------------------------------
+
+
+def lstmae(*args):
+    """`lstmae ARGS` in this process: (exit code, stderr)."""
+    from typer.testing import CliRunner
+
+    try:
+        from lstmae_cli.cli.app import app
+    except ImportError:  # the layout before lstmae_cli/cli/
+        from lstmae_cli.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stderr
+
+
+def test_cli_writes_a_parquet_dataset(cluster, data, model, tmp_path):
+    out = tmp_path / "scores"
+    address = cluster.scheduler.address
+    result = lstmae(
+        "score", model, data / "*.parquet", "--engine", "dask", "--scheduler", address, "-o", out
+    )
+    code, stderr = result
+    assert code == 0, stderr
+    files = sorted(p.name for p in out.iterdir())
+    assert files == [f"part.{n:05d}.parquet" for n in range(MACHINES)]
+    scores = pd.read_parquet(out).sort_values(KEY, ignore_index=True)
+    assert_frames_close(scores, as_dask_dtypes(expected_rows(model), scores), cpu=RTOL)
+    assert "scored 6/6 partitions" in stderr
+    assert f"scored 6 partitions on 2 workers: {MACHINES * ROWS:,} rows" in stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["scores"]  # no temporary folder left
+
+
+def test_cli_a_failed_task_leaves_no_output(cluster, model, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    frame = fleet()
+    frame["f1"] = frame["f1"].astype(str)
+    frame.loc[ROWS + 17, "f1"] = "n/a"  # in m1's file, its 18th row
+    for number, (_, part) in enumerate(frame.groupby("machine")):
+        part.to_parquet(bad / f"part-{number}.parquet", index=False)
+    out = tmp_path / "scores"
+    address = cluster.scheduler.address
+    result = lstmae(
+        "score", model, bad, "--engine", "dask", "--scheduler", address, "-o", out, "-q"
+    )
+    code, stderr = result
+    assert code == 1
+    assert stderr.strip().splitlines() == [
+        "lstmae: error: partition 1: column 'f1', row 18: 'n/a' is not a number"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad"]  # neither out nor a temp
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scheduler", "tcp://localhost:1"], "--scheduler and --shuffle are for --engine dask"),
+        (["--engine", "dask"], "give DATA and -o FOLDER"),
+        (["--engine", "dask", "-o", "x", "--format", "csv"], "--format: not with --engine dask"),
+    ],
+)
+def test_cli_usage_errors(model, data, args, message):
+    code, stderr = lstmae("score", model, data, *args)
+    assert code == 2 and message in stderr, stderr
+
+
+def test_docs_cli_recipe_runs_on_a_local_cluster(docs_workdir, model):
+    """The first command of docs/scaling-out.md's Dask section, as written: no --scheduler,
+    so a LocalCluster sized to this machine (the command runs in this process)."""
+    (code,) = docs_blocks("Dask, from the command line", "bash")
+    command = code.split("\n# a running cluster")[0].strip().splitlines()[-1]
+    assert command.startswith("lstmae score model.safetensors 'fleet/*.parquet' --engine dask")
+    code, stderr = lstmae(*shlex.split(command)[1:])
+    assert code == 0, stderr
+    assert "on 2 workers" in stderr or os.cpu_count() != 2
+    scores = pd.read_parquet(docs_workdir / "scores").sort_values(KEY, ignore_index=True)
+    assert_frames_close(scores, as_dask_dtypes(expected_rows(model), scores), cpu=RTOL)

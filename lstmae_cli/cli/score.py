@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,11 @@ from .options import (
     read_header,
     split_list,
 )
+
+
+class Engine(str, Enum):
+    stream = "stream"
+    dask = "dask"
 
 
 def score(
@@ -75,9 +81,34 @@ def score(
             "auto: bf16 where it runs natively, else fp32."
         ),
     ] = Precision.fp32,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="stream: this process, chunk by chunk; dask: DATA is a Parquet dataset (a "
+            "folder or a glob), scored on a Dask cluster into the folder -o (pip install "
+            "'lstmae[dask]')."
+        ),
+    ] = Engine.stream,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine dask: the scheduler's address (tcp://host:8786); default: a local "
+            "cluster of one worker process per CPU."
+        ),
+    ] = None,
+    shuffle: Annotated[
+        bool,
+        typer.Option(
+            "--shuffle",
+            help="--engine dask: repartition by the id column when series span several files "
+            "(default: refuse such data).",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Score DATA with MODEL; write row, window or event results to stdout or --output."""
+    if engine == Engine.dask or scheduler or shuffle:
+        return _score_on_dask(**locals())
     from ..detector import Detector
     from ..io.output import readable, write_frames
     from ..io.reading import read_frames, source_name, stdin_is_terminal
@@ -116,6 +147,63 @@ def score(
             f"{tally.rows / max(seconds, 1e-9):,.0f} rows/s"
         )
     if fail_on_anomaly and tally.anomalies:
+        raise typer.Exit(ExitStatus.ANOMALIES_FOUND)
+
+
+def _score_on_dask(model, data, output, quiet, fail_on_anomaly, **options) -> None:
+    """--engine dask: a Parquet dataset in, a folder of Parquet files out (dask_scoring.py)."""
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
+    def given(name: str) -> bool:
+        return get_current_context().get_parameter_source(name) != ParameterSource.DEFAULT
+
+    if options["engine"] != Engine.dask:
+        raise UsageError("--scheduler and --shuffle are for --engine dask")
+    unused = [f"--{n.replace('_', '-')}" for n in ("no_header", "names", "chunk_rows") if given(n)]
+    if given("fmt") and options["fmt"] != Format.parquet:
+        unused.append("--format")
+    if unused:
+        raise UsageError(f"{', '.join(unused)}: not with --engine dask (Parquet in and out)")
+    if output is None or data == "-":
+        raise UsageError("--engine dask reads a Parquet dataset (a folder or a glob) and "
+                         "writes one: give DATA and -o FOLDER")  # fmt: skip
+    if options["level"] == Level.window:
+        raise UsageError("--engine dask: --level row or event")
+    check_alert_rules(options["merge_gap"], options["min_rows"])
+    try:
+        from ..dask_scoring import score_dataset
+    except ImportError as exc:
+        raise LstmaeError(f"--engine dask needs pip install 'lstmae[dask]' ({exc})") from exc
+    began, shown = time.perf_counter(), [0.0]
+
+    def progress(done: int, total: int, rows: int) -> None:
+        now = time.perf_counter()
+        if not quiet and (now - shown[0] >= 2.0 or done == total):
+            shown[0] = now
+            err(f"scored {done}/{total} partitions ({rows:,} rows out)")
+
+    keep = tuple(split_list(options["keep_columns"]) or ())
+    names = ("id_column", "time_column", "merge_gap", "min_rows", "threshold", "p_values")
+    totals = score_dataset(
+        data, model, output, scheduler=options["scheduler"], shuffle=options["shuffle"],
+        on_progress=progress, level=options["level"].value, keep=keep,
+        only_anomalies=options["only_anomalies"], device=options["device"].value,
+        precision=options["precision"].value, warn=not quiet,
+        **{name: options[name] for name in names},
+    )  # fmt: skip
+    seconds = time.perf_counter() - began
+    if not quiet:
+        what = (
+            f"{totals['rows']:,} events"
+            if options["level"] == Level.event
+            else f"{totals['rows']:,} rows: {totals['anomalies']:,} anomalous rows, "
+            f"{totals['rows'] / max(seconds, 1e-9):,.0f} rows/s"
+        )
+        err(f"scored {totals['partitions']} partitions on {totals['workers']} workers: {what}; "
+            f"wrote {output}")  # fmt: skip
+    found = totals["anomalies"] if options["level"] == Level.row else totals["rows"]
+    if fail_on_anomaly and found:
         raise typer.Exit(ExitStatus.ANOMALIES_FOUND)
 
 
