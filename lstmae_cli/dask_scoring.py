@@ -67,8 +67,7 @@ def cached_detector(path: str | Path, device: str = "auto", precision: str = "fp
         if detector is None:
             for old in [k for k in _CACHE if k[0] == real]:
                 del _CACHE[old]
-            detector = Detector.load(real, device=device)
-            detector.params.precision = precision
+            detector = Detector.load(real, device=device, precision=precision)
             _CACHE[key] = detector
             _LOADS[real] = _LOADS.get(real, 0) + 1
     return detector

@@ -123,11 +123,9 @@ def score(
             "no DATA: give a file (lstmae score MODEL data.csv) or pipe data in "
             "(... | lstmae score MODEL); stdin is a terminal"
         )
-    detector = Detector.load(model)
-    detector.params.device = device.value
-    detector.params.precision = precision.value
-    if threshold is not None:
-        detector.threshold_ = threshold
+    detector = Detector.load(
+        model, device=device.value, precision=precision.value, threshold=threshold
+    )
     if p_values:
         _ask_for_p_values(detector, level)
     began = time.perf_counter()
