@@ -16,6 +16,7 @@ import os
 import secrets
 import socket
 import stat
+import tempfile
 from pathlib import Path
 
 from ..errors import LstmaeError
@@ -74,9 +75,9 @@ class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as
         self.kind, self.target = output_kind(self.path)
         if self.kind == "direct":
             return self.target
-        folder = check_output_path(self.path)
-        if self.kind == "socket":
-            folder = Path(os.environ.get("TMPDIR", "/tmp"))
+        # a socket's output is gathered in the temp folder, a file's beside its target
+        socket_tmp = Path(tempfile.gettempdir())
+        folder = socket_tmp if self.kind == "socket" else check_output_path(self.path)
         for _ in range(TEMP_NAME_TRIES):
             # the name is recorded before the file exists, so a Ctrl-C at any point after
             # the file is created finds it to remove (mkstemp returns it only afterwards)
