@@ -114,7 +114,7 @@ class Detector:
         check_fold_sizes(folds, [s.name for s in series], p.seq_len)
         final = folds[0]  # its network is the saved model
         train_parts = take([s.values for s in series], final.train)
-        warn_trending(train_parts, self.roles_.features)
+        warn_trending(train_parts, self.roles_.features, p.drift_rate)
         self.scaler_ = fit_scaler(p.scaler, np.concatenate(train_parts))
         # what the network sees: scaled values less their drift level (drift.py)
         scaled = [track_series(self.scaler_.transform(s.values), p.drift_rate) for s in series]

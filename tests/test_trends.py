@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from lstmae_cli import Detector
 from lstmae_cli.cli.app import app
 from lstmae_cli.errors import LstmaeWarning
-from lstmae_cli.scoring.trends import MIN_ROWS, trend_strength, trending_features
+from lstmae_cli.scoring.trends import MIN_ROWS, trend_strength, trending_features, warn_trending
 
 from .conftest import FAST, make_frame
 
@@ -107,3 +107,13 @@ def test_cli_train_prints_one_warning_line_and_still_trains(tmp_path):
     assert model.exists()
     quiet = runner.invoke(app, ["train", str(data), "-o", str(model), *TRAIN])
     assert quiet.exit_code == 0 and quiet.stderr == "", quiet.stderr
+
+
+def test_warning_names_the_drift_allowance_when_one_is_set():
+    ramp = [with_ramp()[["temp"]].to_numpy()]
+    with pytest.warns(LstmaeWarning, match=r"--drift-rate 0\.001") as caught:
+        warn_trending(ramp, ["temp"], drift_rate=0.001)
+    assert len(caught) == 1
+    with pytest.warns(LstmaeWarning) as plain:
+        warn_trending(ramp, ["temp"])
+    assert "--drift-rate" not in str(plain[0].message)

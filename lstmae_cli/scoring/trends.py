@@ -48,17 +48,23 @@ def trending_features(
     return {n: float(s) for n, s in zip(names, strongest, strict=True) if s >= threshold}
 
 
-def warn_trending(parts: list[np.ndarray], names: list[str]) -> None:
+def warn_trending(parts: list[np.ndarray], names: list[str], drift_rate: float = 0.0) -> None:
     """One LstmaeWarning naming the trending features, if any."""
     found = trending_features(parts, names)
     if not found:
         return
     listed = ", ".join(f"{name} (|r| {r:.2f})" for name, r in found.items())
+    allowance = (
+        f"; a drift slower than --drift-rate {drift_rate:g} (training standard deviations a "
+        "row) is followed, raise it if the trend is normal"
+        if drift_rate > 0
+        else ""
+    )
     warnings.warn(
         LstmaeWarning(
             f"these features trend through the training rows: {listed}; later values may "
             "leave the training range and be flagged: train on a span that covers their "
-            "normal range, or leave them out with --exclude-columns"
+            f"normal range, or leave them out with --exclude-columns{allowance}"
         ),
         stacklevel=2,
     )
