@@ -38,9 +38,10 @@ test-slow: install  ## the long checks (quality on SKAB, bigger data)
 
 LINTED := lstmae_cli tests benchmarks sample_data scripts
 
-lint: install  ## ruff check and ruff format --check
+lint: install  ## ruff check, ruff format --check and mypy on the package (seconds, cached)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 format: install  ## apply ruff's formatting and fixes
 	$(BIN)/ruff check --fix $(LINTED)
@@ -68,4 +69,4 @@ bench-synthetic: install  ## generated anomaly suite against baselines
 	$(PY) benchmarks/synthetic.py
 
 clean:  ## remove the demo output and caches
-	rm -rf $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(DEMO) .pytest_cache .ruff_cache .mypy_cache

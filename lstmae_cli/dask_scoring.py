@@ -571,19 +571,19 @@ def score_batches(
     time_column, keep, merge_gap, min_rows, threshold, p_values, only_anomalies, device,
     precision). The bundle is loaded once per Python worker process.
     """
-    options = ScoreOptions(**_as_options(options))
-    options.check()
-    detector = _detector(model_path, options)
-    _check_p_values(detector, model_path, options)
-    columns = {"id_column": options.id_column, "time_column": options.time_column}
-    rules = {"merge_gap": options.merge_gap, "min_rows": options.min_rows}
-    if options.level == "event":
+    settings = ScoreOptions(**_as_options(options))
+    settings.check()
+    detector = _detector(model_path, settings)
+    _check_p_values(detector, model_path, settings)
+    columns: dict[str, Any] = {"id_column": settings.id_column, "time_column": settings.time_column}
+    rules: dict[str, Any] = {"merge_gap": settings.merge_gap, "min_rows": settings.min_rows}
+    if settings.level == "event":
         events = detector.score_events(frames, name="partition", **rules, **columns)
         if len(events):
             yield events
         return
-    for frame in detector.stream_scores(frames, "partition", options.keep, **columns, **rules):
-        yield frame[frame["is_anomaly"].to_numpy()] if options.only_anomalies else frame
+    for frame in detector.stream_scores(frames, "partition", settings.keep, **columns, **rules):
+        yield frame[frame["is_anomaly"].to_numpy()] if settings.only_anomalies else frame
 
 
 def _as_options(options: dict) -> dict:

@@ -170,7 +170,7 @@ class Detector:
         """Train a network on the fold's training spans, early-stopping on its held-out span."""
         p = self.params
         held_spans = [[span] for span in fold.held]
-        masks = (None, None)
+        masks: tuple[WindowBank | None, WindowBank | None] = (None, None)
         if observed is not None:
             masks = (
                 mask_bank(take(observed, fold.train), p.seq_len, p.stride),

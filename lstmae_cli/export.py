@@ -23,6 +23,7 @@ from .params import alert_defaults
 
 if TYPE_CHECKING:
     from .detector import Detector
+    from .nn.model import LSTMAutoencoder
 
 DEFAULT_OPSET = 17  # LSTM is in every opset >= 7; 17 is widely supported by runtimes
 META_KEY = "lstmae"
@@ -58,7 +59,7 @@ def _trace(detector: Detector, opset: int) -> bytes:
         torch.onnx.export(
             model,
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # stubs say a path; the exporter takes a file too
             input_names=[INPUT],
             output_names=[OUTPUT],
             dynamic_axes={INPUT: axes, OUTPUT: axes},
@@ -68,7 +69,7 @@ def _trace(detector: Detector, opset: int) -> bytes:
     return buffer.getvalue()
 
 
-def _cpu_copy(detector: Detector) -> torch.nn.Module:
+def _cpu_copy(detector: Detector) -> LSTMAutoencoder:
     from .nn.model import LSTMAutoencoder
 
     model = LSTMAutoencoder(detector.model_.config)

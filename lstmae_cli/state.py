@@ -86,7 +86,8 @@ def restore(detector: Detector, tensors: dict, meta: dict) -> Detector:
     detector.history_ = list(meta.get("history", []))
     detector.data_info_ = dict(meta.get("data", {}))
     if "range.low" in tensors:  # bundles before the drift guard have no range
-        detector.range_ = _arrays(tensors, ["range.low", "range.high"], n, "training range arrays")
+        low, high = _arrays(tensors, ["range.low", "range.high"], n, "training range arrays")
+        detector.range_ = (low, high)
     return detector
 
 

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 # --debug, --threads (the app's callback) and --quiet (each command); reset per invocation
-STATE = {"debug": False, "quiet": False}
+STATE: dict[str, Any] = {"debug": False, "quiet": False}
 
 
 def err(message: str) -> None:

@@ -6,7 +6,7 @@ commands import this, and the app (app.py) imports the commands.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import typer
 
@@ -15,21 +15,32 @@ from ..errors import UsageError
 from .console import STATE
 
 
-def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+def choices(name: str, values: tuple[str, ...]) -> Any:
     """A str Enum of `values` (member names = values), which typer shows as the choices."""
     return Enum(name, [(value, value) for value in values], type=str, module=__name__)
 
 
 # The choices are params.py's; a new one there is a new choice here.
-Level = choices("Level", params.LEVELS)
-Format = choices("Format", params.FORMATS)
-Arch = choices("Arch", params.ARCHS + tuple(params.ARCH_ALIASES))  # help shows ARCHS only
-Scaler = choices("Scaler", params.SCALERS)
-ThresholdMethod = choices("ThresholdMethod", tuple(params.THRESHOLD_METHODS))
-Missing = choices("Missing", params.MISSING_POLICIES)
-Scoring = choices("Scoring", params.SCORINGS)
-Precision = choices("Precision", params.PRECISIONS)
-Device = choices("Device", params.DEVICES)
+if TYPE_CHECKING:  # Enums built at run time: a type checker cannot see their members
+    Level: TypeAlias = Any
+    Format: TypeAlias = Any
+    Arch: TypeAlias = Any
+    Scaler: TypeAlias = Any
+    ThresholdMethod: TypeAlias = Any
+    Missing: TypeAlias = Any
+    Scoring: TypeAlias = Any
+    Precision: TypeAlias = Any
+    Device: TypeAlias = Any
+else:
+    Level = choices("Level", params.LEVELS)
+    Format = choices("Format", params.FORMATS)
+    Arch = choices("Arch", params.ARCHS + tuple(params.ARCH_ALIASES))  # help shows ARCHS only
+    Scaler = choices("Scaler", params.SCALERS)
+    ThresholdMethod = choices("ThresholdMethod", tuple(params.THRESHOLD_METHODS))
+    Missing = choices("Missing", params.MISSING_POLICIES)
+    Scoring = choices("Scoring", params.SCORINGS)
+    Precision = choices("Precision", params.PRECISIONS)
+    Device = choices("Device", params.DEVICES)
 
 
 def split_list(text: str | None) -> list[str] | None:

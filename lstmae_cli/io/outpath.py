@@ -18,6 +18,7 @@ import socket
 import stat
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from ..errors import LstmaeError
 
@@ -95,7 +96,7 @@ class atomic_path:  # noqa: N801 - used like a function: `with atomic_path(p) as
                 raise
         raise LstmaeError(f"{self.path}: cannot make a temp file beside it (all names taken)")
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if self.tmp is None:  # written directly: nothing to rename or remove
             return False
         try:

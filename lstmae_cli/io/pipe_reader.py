@@ -55,7 +55,8 @@ class LineBatcher:
     def batches(self) -> Iterator[list[bytes]]:
         # read1 returns what Python has buffered, else blocks for one read of the pipe; after
         # it the buffer is empty, so select() on the descriptor tells whether more is waiting.
-        data = self.handle.read1(READ_BYTES)
+        # typeshed's BinaryIO has no read1; the handle is a buffered reader (sys.stdin.buffer)
+        data = self.handle.read1(READ_BYTES)  # type: ignore[attr-defined]
         while data:
             self._add(data)
             while len(self.lines) >= self.chunk_rows:
@@ -63,7 +64,7 @@ class LineBatcher:
             waited = time.monotonic() - self.oldest
             if self.lines and (waited > MAX_WAIT_SECONDS or not _ready(self.handle, IDLE_SECONDS)):
                 yield self._take(len(self.lines))
-            data = self.handle.read1(READ_BYTES)
+            data = self.handle.read1(READ_BYTES)  # type: ignore[attr-defined]
         if self.tail.strip():
             self.lines.append(self.tail)
         if self.lines:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -194,6 +194,7 @@ def _read_csv(
     options = {"encoding": "utf-8-sig", "low_memory": False}
     if names is not None:
         options |= {"header": None, "names": names}
+    chunks: Iterable[pd.DataFrame]
     try:
         if chunk_rows is not None and is_pipe(handle):  # rows go on as soon as they arrive
             chunks = read_pipe_csv(handle, sep, chunk_rows, options, names is None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -133,7 +134,7 @@ class EventBuilder:
             return []
         shares = event.feature_errors / max(event.feature_errors.sum(), 1e-300)
         order = np.argsort(-shares)[:TOP_FEATURES]
-        record = {self.id_column: key} if self.id_column else {}
+        record: dict[str, object] = {self.id_column: key} if self.id_column else {}
         record |= {
             "start": event.start,
             "end": event.end,
@@ -150,7 +151,7 @@ class EventBuilder:
         return [record]
 
 
-def _duration(start: object, end: object, row_span: int) -> float:
+def _duration(start: Any, end: Any, row_span: int) -> float:
     """end - start: seconds for dates, the time column's unit for numbers, rows without time."""
     if start is None:
         return float(row_span)

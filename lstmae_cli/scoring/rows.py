@@ -139,7 +139,8 @@ class RowScorer:
 
 
 def _n_features(model: nn.Module) -> int:
-    return int(model.config.n_features)
+    # an LSTMAutoencoder, possibly wrapped; nn.Module.__getattr__ is typed Tensor | Module
+    return int(model.config.n_features)  # type: ignore[union-attr,arg-type]
 
 
 def score_series(

@@ -261,8 +261,8 @@ class RangeTally:
         if self.first is None:
             position = int(beyond[0])
             self.first = (label, row_number(part.index, position), flags[position])
-        for position in beyond:
-            self.features |= dict.fromkeys(flags[position].split(";"))
+        for at in beyond:
+            self.features |= dict.fromkeys(flags[at].split(";"))
 
     def warn(self, name: str) -> None:
         if self.first is None:

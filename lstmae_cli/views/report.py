@@ -150,9 +150,11 @@ def distribution_figure(val_scores: np.ndarray, scores: np.ndarray, threshold: f
     bins = (
         np.geomspace(both.min(), both.max(), 80) if log else np.linspace(both.min(), both.max(), 80)
     )
+    # matplotlib's stubs type bins as int | Sequence[float] | str; an array works as well
     if val_scores.size:
-        ax.hist(val_scores, bins, density=True, alpha=0.5, label="held-out normal (validation)")
-    ax.hist(scores, bins, density=True, alpha=0.5, label="this data")
+        label = "held-out normal (validation)"
+        ax.hist(val_scores, bins, density=True, alpha=0.5, label=label)  # type: ignore[arg-type]
+    ax.hist(scores, bins, density=True, alpha=0.5, label="this data")  # type: ignore[arg-type]
     ax.axvline(threshold, color="tab:red", ls="--", label=f"threshold {threshold:.4g}")
     ax.set(xlabel="row score", ylabel="density", yscale="log", xscale="log" if log else "linear")
     ax.legend(fontsize=8)
