@@ -217,7 +217,7 @@ def _passthrough(row_meta: pd.DataFrame) -> list[str]:
 
 
 # ------------------------------------------------------------------------------- Dask
-def score_dask(
+def score_dask(  # noqa: PLR0913 (keyword options mirroring `lstmae score`, as documented)
     ddf: dd.DataFrame,
     model_path: str | Path,
     id_column: str | None = None,

@@ -92,7 +92,7 @@ class DetectorParams:
         if self.smooth is None:
             self.smooth = max(1, self.seq_len // 4)
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # noqa: C901 (one flat check per parameter)
         positive = ("seq_len", "stride", "score_stride", "smooth", "hidden", "layers", "epochs")
         for name in (*positive, "batch_size", "patience"):
             if getattr(self, name) < 1:

@@ -99,7 +99,7 @@ def edges(kinds: set[str]) -> dict[str, set[str]]:
     }
 
 
-def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+def cycles(graph: dict[str, set[str]]) -> list[set[str]]:  # noqa: C901 (Tarjan's algorithm, kept whole)
     """The strongly connected components with more than one module, or a self-import."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}

@@ -56,7 +56,7 @@ app = typer.Typer(
 )
 
 
-def handle_errors(command):
+def handle_errors(command):  # noqa: C901 (one except clause per error kind and exit code)
     """Turn the tool's errors into one stderr line and an exit code (no traceback)."""
 
     @functools.wraps(command)

@@ -148,7 +148,7 @@ def score(
         raise typer.Exit(ExitStatus.ANOMALIES_FOUND)
 
 
-def _score_on_dask(model, data, output, quiet, fail_on_anomaly, **options) -> None:
+def _score_on_dask(model, data, output, quiet, fail_on_anomaly, **options) -> None:  # noqa: C901 (flat usage checks)
     """--engine dask: a Parquet dataset in, a folder of Parquet files out (dask_scoring.py)."""
     from typer._click.core import ParameterSource
     from typer._click.globals import get_current_context
