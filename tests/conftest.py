@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "sample_data"))
-
-from make_sample import inject, machine, with_time  # noqa: E402
+from sample_data.make_sample import inject, machine, with_time
 
 # Small and quick. The mechanics tests built on it (scores, events, views, thresholds) were
 # written against the tail calibration and Mahalanobis scoring of the first versions, so

@@ -125,7 +125,7 @@ def torchrun_command() -> list[str]:
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory):
     """`torchrun --nproc-per-node 2 -m lstmae_cli train` on a small machine file."""
-    from make_sample import inject, machine, with_time
+    from sample_data.make_sample import inject, machine, with_time
 
     folder = tmp_path_factory.mktemp("ddp")
     rng = np.random.default_rng(3)
@@ -239,9 +239,8 @@ def test_torchrun_bundle_detects_injected_anomalies(ddp_run):
 def test_torchrun_with_calibration_folds_holds_out_every_row(tmp_path):
     """The default calibration (3 folds, each a DDP run) under torchrun: every row of both
     series is held out once and scored, whichever rank scored it, and the self-check ran."""
-    from make_sample import machine, with_time
-
     from lstmae_cli import Detector
+    from sample_data.make_sample import machine, with_time
 
     rng = np.random.default_rng(4)
     for name, phase in (("a", 0), ("b", 700)):
