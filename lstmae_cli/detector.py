@@ -45,6 +45,7 @@ from .state import bundle_metadata, bundle_tensors, restore
 # (512 scored 400,000 rows 30 % faster than 4096 on 2 cores); a GPU wants large ones
 SCORE_BATCH_CPU, SCORE_BATCH_CUDA = 512, 8192
 SELF_CHECK_SHARE = 0.01  # train warns when its threshold flags more of its own rows
+SELF_CHECK_CHUNK = 65_536  # rows scored at a time by the self-check (bounded memory)
 
 
 def warn_flagged_training_rows(share: float) -> None:
@@ -149,8 +150,12 @@ class Detector:
 
     def _self_check(self, scaled: list[np.ndarray], observed: list[np.ndarray] | None) -> None:
         """Record (and warn over 1 %) the share of the training rows the threshold flags."""
-        errors = distributed.map_series(scaled, self._errors_with(self.model_))
-        scores = self._smoothed_scores(errors, observed)
+        if observed is None:  # the usual case: scores chunk by chunk, never all errors at once
+            raw = distributed.map_series(scaled, self._chunked_scores(self.model_))
+            scores = smooth_series([r[:, 0] for r in raw], self.params.smooth)
+        else:
+            errors = distributed.map_series(scaled, self._errors_with(self.model_))
+            scores = self._smoothed_scores(errors, observed)
         share = float(np.mean(scores > self.threshold_))
         self.data_info_["train_flagged"] = share
         if share > SELF_CHECK_SHARE:
@@ -158,13 +163,9 @@ class Detector:
 
     def _smoothed_scores(self, errors: list[np.ndarray], observed: list[np.ndarray] | None):
         """Per-series (rows, F) errors -> (rows,) row scores, each series smoothed alone."""
-        raw = score_observed(
-            self.score_model_,
-            np.concatenate(errors),
-            np.concatenate(observed) if observed is not None else None,
-        )  # (rows,)
-        bounds = np.cumsum([len(e) for e in errors])[:-1]
-        return smooth_series(np.split(raw, bounds), self.params.smooth)
+        masks = observed if observed is not None else [None] * len(errors)
+        raw = [score_observed(self.score_model_, e, m) for e, m in zip(errors, masks, strict=True)]
+        return smooth_series(raw, self.params.smooth)
 
     def _train_fold(self, fold: Fold, scaled, observed, on_epoch, checkpoint) -> TrainResult:
         """Train a network on the fold's training spans, early-stopping on its held-out span."""
@@ -200,6 +201,7 @@ class Detector:
         errors = np.concatenate(held_errors)  # (rows, F), as one process computes them
         mask = np.concatenate(observed) if observed is not None else None  # (rows, F)
         self.score_model_ = fit_score_model(p.scoring, fill_missing_errors(errors, mask))
+        del errors, mask  # scored part by part below: peak memory of a long series
         self.val_scores_ = self._smoothed_scores(held_errors, observed)
         self.set_threshold_from_scores(self.val_scores_, p.threshold_method, **p.threshold_params)
 
@@ -256,6 +258,22 @@ class Detector:
             return np.concatenate([scorer.push(scaled), scorer.finish()])
 
         return errors
+
+    def _chunked_scores(self, model: LSTMAutoencoder):
+        """(rows, F) scaled values of one series, nothing missing -> (rows, 1) raw row scores
+        of `model`, pushed SELF_CHECK_CHUNK rows at a time (the same as one push)."""
+
+        def scores(scaled: np.ndarray) -> np.ndarray:
+            scorer = self._row_scorer(model)
+            step = SELF_CHECK_CHUNK
+            parts = [
+                score_observed(self.score_model_, scorer.push(scaled[start : start + step]), None)
+                for start in range(0, len(scaled), step)
+            ]
+            parts.append(score_observed(self.score_model_, scorer.finish(), None))
+            return np.concatenate(parts)[:, None]
+
+        return scores
 
     def _row_scorer(self, model: LSTMAutoencoder | None = None) -> RowScorer:
         if model is None:
