@@ -1,9 +1,9 @@
 """The generated suite (benchmarks/synthetic.py): the generator, and lstmae's quality floor.
 
-The floors were measured on the small configuration below (seed 0, one torch thread,
-default options): point F1 0.83, PR-AUC 0.84, event recall 1.0, 0 false-alarm runs (raw
-flags, `--merge-gap 0 --min-rows 1`: F1 0.82, 5 runs). They sit below (above, for false
-alarms) so that noise passes and a real regression fails.
+The floors were first measured on the small configuration below (seed 0, one torch thread,
+the defaults before issue 16): point F1 0.83, PR-AUC 0.84, event recall 1.0, 0 false-alarm
+runs. They sit below (above, for false alarms) so that noise passes and a real regression
+fails; the default options are now checked at the benchmark's size (see the tests).
 """
 
 from __future__ import annotations
@@ -91,10 +91,14 @@ def test_per_kind_recall_counts_instances(small_data):
     assert result["false_alarm_runs"] == 0
 
 
-@pytest.mark.slow  # trains lstmae at default options (about 25 s alone, more when busy)
-def test_lstmae_quality_floor_on_generated_suite(small_data, one_thread):
-    train, test = small_data
-    [(scores, flags)] = synthetic.run_lstmae(train, [test], seed=0)
+@pytest.fixture(scope="module")
+def benchmark_data():
+    """The benchmark's own size (benchmarks/synthetic.py defaults), data seed 0."""
+    return synthetic.make_dataset(0, train_rows=5000, test_rows=6000, per_kind=3)
+
+
+def check_floors(train, test, params: dict | None = None) -> None:
+    [(scores, flags)] = synthetic.run_lstmae(train, [test], seed=0, params=params)
     ours = synthetic.evaluate(test, scores, flags)
     for key, floor in FLOORS.items():
         assert ours[key] >= floor, f"{key} {ours[key]:.3f} below its floor {floor}"
@@ -102,3 +106,20 @@ def test_lstmae_quality_floor_on_generated_suite(small_data, one_thread):
     [(seed_scores, seed_flags)] = synthetic.run_baseline(synthetic.SeedTutorial(0), train, [test])
     tutorial = synthetic.evaluate(test, seed_scores, seed_flags)
     assert ours["pr_auc"] > tutorial["pr_auc"] and ours["f1"] > tutorial["f1"]
+
+
+@pytest.mark.slow  # trains lstmae at default options: three networks on 5,000 rows
+def test_lstmae_quality_floor_on_generated_suite(benchmark_data, one_thread):
+    """Measured at the defaults of issue 16 (seed 0): F1 0.805, PR-AUC 0.816, event recall
+    0.905, 0 false-alarm runs. On the small configuration (2,500 training rows) the same
+    defaults give F1 0.44 (event recall 0.64): three calibration folds on so few rows set
+    the threshold too high. A known weakness of the new defaults, not hidden here: the
+    next test keeps the tail calibration's floor on the short data."""
+    check_floors(*benchmark_data)
+
+
+@pytest.mark.slow  # one network on 2,500 rows
+def test_tail_calibration_floor_on_short_training_data(small_data, one_thread):
+    """`--calibration-folds 1` on the small configuration (seed 0): F1 0.819, PR-AUC 0.855,
+    event recall 0.929, 0 false-alarm runs."""
+    check_floors(*small_data, params={"calibration_folds": 1})
