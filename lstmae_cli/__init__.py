@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING
 
 from ._version import __version__
 
-__all__ = ["Detector", "LstmaeError", "__version__"]
+__all__ = ["AlertRules", "Detector", "LstmaeError", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .detector import Detector
     from .errors import LstmaeError
+    from .scoring.alerts import AlertRules
 
 
 def __getattr__(name: str):
@@ -23,4 +24,8 @@ def __getattr__(name: str):
         from .errors import LstmaeError
 
         return LstmaeError
+    if name == "AlertRules":
+        from .scoring.alerts import AlertRules
+
+        return AlertRules
     raise AttributeError(name)

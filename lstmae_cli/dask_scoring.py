@@ -38,6 +38,7 @@ import pandas as pd
 
 from lstmae_cli import Detector
 from lstmae_cli.errors import InputError, LstmaeError, LstmaeWarning, UsageError
+from lstmae_cli.scoring.alerts import AlertRules
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask.dataframe as dd
@@ -101,18 +102,14 @@ class ScoreOptions:
             raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {self.level!r}")
         if self.p_values and self.level != "row":
             raise UsageError("p_values is for level 'row'")
-        if (self.merge_gap is not None and self.merge_gap < 0) or (
-            self.min_rows is not None and self.min_rows < 1
-        ):
-            raise UsageError("merge_gap must be at least 0 and min_rows at least 1")
+        AlertRules(self.merge_gap, self.min_rows).check()
 
 
 def _detector(path: str | Path, options: ScoreOptions) -> Detector:
-    """The process's cached Detector with this run's threshold and p-value setting."""
+    """The process's cached Detector with this run's threshold."""
     detector = copy.copy(cached_detector(path, options.device, options.precision))
     if options.threshold is not None:
         detector.threshold_ = options.threshold
-    detector.p_values = options.p_values
     return detector
 
 
@@ -126,15 +123,22 @@ def _check_p_values(detector: Detector, path: str | Path, options: ScoreOptions)
 
 def _score_frames(detector: Detector, frames: Iterable[pd.DataFrame], name, options):
     """One stream of frames (a partition, or a Spark task's batches) -> result frames."""
-    columns = {"id_column": options.id_column, "time_column": options.time_column}
-    rules = {"merge_gap": options.merge_gap, "min_rows": options.min_rows}
+    return list(_scored(detector, frames, name, options))
+
+
+def _scored(detector: Detector, frames: Iterable[pd.DataFrame], name, options):
+    """Result frames as they come: row frames, or all the events in one frame (if any)."""
+    run = detector.score(
+        frames, options.level, AlertRules(options.merge_gap, options.min_rows), name=name,
+        keep=options.keep, id_column=options.id_column, time_column=options.time_column,
+        p_values=options.p_values, only_anomalies=options.only_anomalies,
+    )  # fmt: skip
     if options.level == "event":
-        events = detector.score_events(frames, name=name, **rules, **columns)
-        return [events] if len(events) else []
-    out = []
-    for frame in detector.stream_scores(frames, name, options.keep, **columns, **rules):
-        out.append(frame[frame["is_anomaly"].to_numpy()] if options.only_anomalies else frame)
-    return out
+        events = run.frame()
+        if len(events):
+            yield events
+        return
+    yield from run
 
 
 def _conform(frames: list[pd.DataFrame], meta: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -201,7 +205,6 @@ def output_meta(
     )
     probe = copy.copy(detector)
     probe.threshold_ = -np.inf  # every row flagged: one event to take the columns from
-    probe.p_values = options.p_values
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the made-up rows' duplicate times, range, ...
         frames = _score_frames(probe, [made_up], "<meta>", replace(options, only_anomalies=False))
@@ -575,15 +578,7 @@ def score_batches(
     settings.check()
     detector = _detector(model_path, settings)
     _check_p_values(detector, model_path, settings)
-    columns: dict[str, Any] = {"id_column": settings.id_column, "time_column": settings.time_column}
-    rules: dict[str, Any] = {"merge_gap": settings.merge_gap, "min_rows": settings.min_rows}
-    if settings.level == "event":
-        events = detector.score_events(frames, name="partition", **rules, **columns)
-        if len(events):
-            yield events
-        return
-    for frame in detector.stream_scores(frames, "partition", settings.keep, **columns, **rules):
-        yield frame[frame["is_anomaly"].to_numpy()] if settings.only_anomalies else frame
+    yield from _scored(detector, frames, "partition", settings)
 
 
 def _as_options(options: dict) -> dict:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .bundle import load_bundle, save_bundle
-from .errors import BundleError, InputError, UsageError
+from .errors import BundleError, InputError, LstmaeError, UsageError
 from .io.data import (
     ColumnRoles,
     MissingFiller,
@@ -26,9 +26,11 @@ from .nn.model import LSTMAutoencoder, ModelConfig
 from .nn.scaling import AffineScaler, fit_scaler
 from .nn.train import TrainResult, TrainSettings, mask_bank, resolve_device, train_autoencoder
 from .nn.windows import WindowBank
-from .params import DetectorParams
+from .params import LEVELS, DetectorParams
+from .scoring.alerts import AlertRules
 from .scoring.drift import track_series
 from .scoring.folds import Fold, check_fold_sizes, take, time_blocked_folds
+from .scoring.levels import ScoreRun
 from .scoring.rows import (
     RowScorer,
     ScoreModel,
@@ -37,7 +39,7 @@ from .scoring.rows import (
     score_observed,
     smooth_series,
 )
-from .scoring.thresholds import fit_threshold
+from .scoring.thresholds import ThresholdRefit, fit_threshold
 from .scoring.trends import warn_trending
 from .state import bundle_metadata, bundle_tensors, restore
 
@@ -85,7 +87,6 @@ class Detector:
         self.threshold_params_: dict = {}
         self.score_model_: ScoreModel | None = None
         self.val_scores_: np.ndarray = np.empty(0)
-        self.p_values = False  # row scores carry a conformal p_value column (vs val_scores_)
         self.range_: tuple[np.ndarray, np.ndarray] | None = None  # scaled (low, high) per feature
         self.history_: list[dict] = []
         self.data_info_: dict = {}
@@ -237,6 +238,46 @@ class Detector:
         self.threshold_, self.threshold_method_, self.threshold_params_ = value, method, used
         return value
 
+    def refit_threshold(
+        self,
+        tables: Iterable[tuple[str, pd.DataFrame]],
+        method: str = "quantile",
+        label_column: str | None = None,
+        id_column: str | None = None,
+        **params,
+    ) -> ThresholdRefit:
+        """A new threshold (as `lstmae threshold`) from the row scores of (name, frame)
+        tables of normal data; fbeta: of labelled data, `label_column` 0/1. Label-free
+        methods (not manual) also make those scores the calibration set of p-values. The
+        result holds the old and new threshold and the scores (and labels) behind them;
+        `save` writes the model."""
+        old, old_method = self.threshold_, self.threshold_method_
+        scores, labels = self._scores_and_labels(tables, label_column, id_column)
+        new = self.set_threshold_from_scores(scores, method, labels=labels, **params)
+        calibration = None
+        if method not in ("manual", "fbeta"):
+            self.val_scores_ = scores[scores == scores]  # NaN-free
+            calibration = self.val_scores_.size
+        used = self.threshold_params_
+        return ThresholdRefit(old, old_method, new, method, used, scores, labels, calibration)
+
+    def _scores_and_labels(self, tables, label_column, id_column):
+        """Row scores of every table (and their 0/1 labels when a label column is given)."""
+        from .io.data import require_columns
+        from .views.metrics import binary_labels
+
+        keep = [label_column] if label_column else []
+        scores, labels = [], []
+        for name, frame in tables:
+            require_columns(frame, keep, name)
+            scored = self.score_frame(frame, name, keep=keep, id_column=id_column)
+            scores.append(scored["score"].to_numpy())
+            if label_column:
+                labels.append(binary_labels(scored[label_column], label_column))
+        if not scores:
+            raise InputError("no data given")
+        return np.concatenate(scores), np.concatenate(labels) if label_column else None
+
     def normal_scores(self, tables: Iterable[tuple[str, pd.DataFrame]]) -> np.ndarray:
         """Row scores of every row of the given tables, as `score` computes them."""
         frames = [self.score_frame(frame, name) for name, frame in tables]
@@ -283,6 +324,48 @@ class Detector:
         p = self.params
         batch = SCORE_BATCH_CUDA if device.type == "cuda" else SCORE_BATCH_CPU
         return RowScorer(model, p.seq_len, p.score_stride, batch, device, p.precision)
+
+    def score(  # noqa: PLR0913 (keyword options mirroring `lstmae score`, as documented)
+        self,
+        chunks: pd.DataFrame | Iterable[pd.DataFrame],
+        level: str = "row",
+        alerts: AlertRules | None = None,
+        *,
+        name: str = "<frame>",
+        keep: Iterable[str] = (),
+        id_column: str | None = None,
+        time_column: str | None = None,
+        p_values: bool = False,
+        only_anomalies: bool = False,
+        keep_events: bool = False,
+    ) -> ScoreRun:
+        """Score a frame, or chunks of one long input in order, as `lstmae score` does.
+
+        Iterate the returned ScoreRun (once) for the frames at `level` (row, window or
+        event), rows as soon as they are final; its `tally` counts rows, flagged rows and
+        events, complete at the end. alerts: AlertRules (None: the model's defaults).
+        keep: input columns passed through (row level). p_values: a p_value column (row
+        level; the model must hold held-out normal scores). only_anomalies: flagged rows
+        or windows only. keep_events: the run's `events` lists the events at any level.
+        """
+        if level not in LEVELS:
+            raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+        if p_values:
+            self._check_p_values(level)
+        rules = alerts if alerts is not None else AlertRules()
+        columns = (id_column, time_column, rules.merge_gap, rules.min_rows)
+        scorer = self.stream_scorer(name, keep, *columns, p_values=p_values)
+        chunks = [chunks] if isinstance(chunks, pd.DataFrame) else chunks
+        return ScoreRun(scorer, chunks, level, only_anomalies, keep_events)
+
+    def _check_p_values(self, level: str) -> None:
+        if level != "row":
+            raise UsageError("p_values is for level 'row'")
+        if self.val_scores_.size == 0:
+            raise LstmaeError(
+                "this model holds no held-out normal scores for p-values; "
+                "run `lstmae threshold MODEL NORMAL_DATA` to store some"
+            )
 
     def score_frame(
         self, frame: pd.DataFrame, name: str = "<frame>", keep: Iterable[str] = (), **columns
@@ -335,13 +418,15 @@ class Detector:
         time_column: str | None = None,
         merge_gap: int | None = None,
         min_rows: int | None = None,
+        p_values: bool = False,
     ):
         """A StreamScorer whose `run(chunks)` yields row-level frames."""
         self._require_fitted()
         from .scoring.streaming import StreamScorer
 
         columns = (id_column, time_column)
-        return StreamScorer(self, name, list(keep), *columns, merge_gap, min_rows)
+        alerts = AlertRules(merge_gap, min_rows)
+        return StreamScorer(self, name, list(keep), *columns, alerts, p_values)
 
     def _require_fitted(self) -> None:
         if self.model_ is None or self.scaler_ is None or self.roles_ is None:

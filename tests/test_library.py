@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from lstmae_cli import Detector
 from lstmae_cli.cli.app import app
+from lstmae_cli.errors import InputError, UsageError
 
 from .conftest import FAST, make_frame
 from .helpers import device_rtol
@@ -179,3 +180,152 @@ def test_cli_train_on_cuda_score_on_cpu(tmp_path, small_csv):
     scored = runner.invoke(app, ["score", str(model), str(small_csv), "--device", "cpu"])
     assert scored.exit_code == 0, scored.output
     assert len(pd.read_csv(io.StringIO(scored.stdout))) == 600
+
+
+# ---------------------------------------------------------------- Detector.score / refit
+def _labelled_fleet() -> pd.DataFrame:
+    """Two machines (ids 10 and 2, so that text and number order differ) with level shifts,
+    marked in an `anomaly` column."""
+    one, two = make_frame(seed=0), make_frame(seed=3)
+    one.loc[200:204, "f2"] += 4.0
+    one.loc[400:420, "f1"] += 1.5
+    two.loc[300:309, "f0"] += 3.0
+    fleet = pd.concat([one.assign(machine=10), two.assign(machine=2)], ignore_index=True)
+    marked = np.zeros(len(fleet), dtype=int)
+    marked[[*range(200, 205), *range(400, 421), *range(900, 910)]] = 1
+    return fleet.assign(anomaly=marked)
+
+
+@pytest.fixture(scope="module")
+def fleet_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("fleet") / "fleet.csv"
+    _labelled_fleet().to_csv(path, index=False)
+    return path
+
+
+def _summary(stderr: str) -> tuple[int, int, int]:
+    found = re.search(r"scored (\d+) rows: (\d+) anomalous rows, (\d+) events", stderr)
+    assert found, stderr
+    return tuple(int(n) for n in found.groups())
+
+
+@pytest.mark.parametrize("level", ["row", "window", "event"])
+def test_score_run_is_the_cli_output_and_its_summary(tiny_model, fleet_csv, level):
+    from lstmae_cli.scoring.alerts import AlertRules
+
+    options = ["--level", level, "--id-column", "machine", "--merge-gap", "3", "--min-rows", "2"]
+    cli = runner.invoke(app, ["score", str(tiny_model), str(fleet_csv), *options])
+    assert cli.exit_code == 0, cli.output
+    from_cli = pd.read_csv(io.StringIO(cli.stdout), keep_default_na=False, na_values=[""])
+    run = Detector.load(tiny_model).score(
+        pd.read_csv(fleet_csv), level, AlertRules(3, 2), id_column="machine"
+    )
+    assert_same_frames(run.frame(), from_cli)
+    tally = run.tally
+    assert (tally.rows, tally.anomalies, tally.events) == _summary(cli.stderr)
+    assert tally.anomalies and tally.events >= 2
+    assert run.id_column == "machine" and run.time_column == "timestamp"
+
+
+@pytest.mark.filterwarnings("ignore:.*far outside anything seen in training")
+def test_score_run_keeps_the_events_it_counts(tiny_model):
+    fleet = _labelled_fleet()
+    detector = Detector.load(tiny_model)
+    events = detector.score(fleet, "event", id_column="machine").frame()
+    rows = detector.score(fleet, id_column="machine", keep_events=True)
+    assert len(rows.frame()) == len(fleet)
+    assert_same_frames(pd.DataFrame(rows.events), events)
+    assert rows.tally.events == len(events) >= 2
+    assert detector.score(fleet, id_column="machine").events is None  # not kept unasked
+
+
+def test_score_run_in_chunks_with_only_anomalies_and_p_values(tiny_model, fleet_csv):
+    cli = runner.invoke(
+        app,
+        ["score", str(tiny_model), str(fleet_csv), "--id-column", "machine", "--p-values",
+         "--only-anomalies", "--keep-columns", "anomaly"],
+    )  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    from_cli = pd.read_csv(io.StringIO(cli.stdout), keep_default_na=False, na_values=[""])
+    chunks = pd.read_csv(fleet_csv, chunksize=97)
+    run = Detector.load(tiny_model).score(
+        chunks, id_column="machine", keep=["anomaly"], p_values=True, only_anomalies=True
+    )
+    frame = run.frame()
+    assert_same_frames(frame, from_cli)
+    assert len(frame) and frame["is_anomaly"].all() and frame["p_value"].between(0, 1).all()
+    assert run.tally.rows == len(_labelled_fleet())  # counted before the flagged are picked
+
+
+def test_score_refuses_p_values_it_cannot_give(tiny_model, small_frame):
+    from lstmae_cli.errors import LstmaeError
+
+    detector = Detector.load(tiny_model)
+    with pytest.raises(UsageError, match="level must be one of row, window, event"):
+        detector.score(small_frame, "rows")
+    with pytest.raises(UsageError, match="p_values is for level 'row'"):
+        detector.score(small_frame, "event", p_values=True)
+    detector.val_scores_ = np.empty(0)  # a model without held-out normal scores
+    with pytest.raises(LstmaeError, match="no held-out normal scores"):
+        detector.score(small_frame, p_values=True)
+
+
+def test_alert_rules_resolve_to_the_model_defaults_and_check():
+    from lstmae_cli.scoring.alerts import AlertRules
+
+    assert AlertRules().resolve(32, 3) == (32, 4)
+    assert AlertRules(0, 1).resolve(32, 3) == (0, 1)
+    assert AlertRules(None, 5).resolve(16, None) == (16, 5)
+    for bad in (AlertRules(-1, None), AlertRules(None, 0)):
+        with pytest.raises(UsageError, match="merge_gap must be at least 0"):
+            bad.check()
+
+
+@pytest.mark.parametrize(
+    "method", [["--method", "quantile"], ["--method", "fpr", "--alpha", "0.01"],
+               ["--method", "manual", "--value", "3"]],
+)  # fmt: skip
+def test_refit_threshold_is_what_the_threshold_command_writes(tmp_path, tiny_model, method):
+    import shutil
+
+    normal = tmp_path / "normal.csv"
+    make_frame(seed=5).to_csv(normal, index=False)
+    by_cli, by_library = tmp_path / "cli.safetensors", tmp_path / "library.safetensors"
+    shutil.copy(tiny_model, by_cli)
+    cli = runner.invoke(app, ["threshold", str(by_cli), str(normal), *method])
+    assert cli.exit_code == 0, cli.output
+    detector = Detector.load(tiny_model)
+    params = {"alpha": 0.01} if "fpr" in method else {"value": 3.0} if "manual" in method else {}
+    refit = detector.refit_threshold([("normal.csv", pd.read_csv(normal))], method[1], **params)
+    detector.save(by_library)
+    new_line = next(line for line in cli.stdout.splitlines() if line.startswith("new"))
+    assert f"new threshold: {refit.value:.6g}  flags" in new_line
+    assert refit.old == Detector.load(tiny_model).threshold_ and refit.old_method == "quantile"
+    assert refit.scores.shape == (600,) and refit.labels is None
+    a, b = Detector.load(by_cli), Detector.load(by_library)
+    assert a.threshold_ == b.threshold_ == refit.value
+    assert a.threshold_method_ == b.threshold_method_ == method[1]
+    np.testing.assert_array_equal(a.val_scores_, b.val_scores_)
+    if method[1] == "manual":  # no calibration set from a hand-set threshold
+        assert refit.calibration_rows is None and "calibration" not in cli.stdout
+    else:
+        assert refit.calibration_rows == b.val_scores_.size == 600
+
+
+def test_refit_threshold_with_labels(tiny_model, fleet_csv):
+    detector = Detector.load(tiny_model)
+    fleet = pd.read_csv(fleet_csv)
+    cli = runner.invoke(
+        app,
+        ["threshold", str(tiny_model), str(fleet_csv), "--method", "fbeta", "--label-column",
+         "anomaly", "--id-column", "machine", "--dry-run"],
+    )  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    before = detector.val_scores_.copy()
+    refit = detector.refit_threshold([("fleet.csv", fleet)], "fbeta", "anomaly", "machine")
+    assert f"new threshold: {refit.value:.6g}  flags" in cli.stdout
+    assert refit.labels is not None and refit.labels.sum() == fleet["anomaly"].sum()
+    assert refit.calibration_rows is None
+    np.testing.assert_array_equal(detector.val_scores_, before)  # labelled data: not normal
+    with pytest.raises(InputError, match="anomaly"):
+        detector.refit_threshold([("x", fleet.drop(columns="anomaly"))], "fbeta", "anomaly")

@@ -106,7 +106,8 @@ def test_plot_png_size_grows_with_feature_panels(tmp_path, tiny_model, labelled_
 def test_plot_panels_shading_and_legend(tiny_model, labelled_csv):
     detector = Detector.load(tiny_model)
     frame = pd.read_csv(labelled_csv)
-    rows, id_column, time_column = score_rows(detector, frame, "x", "anomaly")
+    rows, run = score_rows(detector, frame, "x", "anomaly")
+    id_column, time_column = run.id_column, run.time_column
     assert id_column is None and time_column == "timestamp"
     view = make_view(detector, rows, time_column, "anomaly", 2, "title")
     assert len(view.features) == 2 and "f1" in view.features  # the shifted feature is kept
@@ -134,7 +135,8 @@ def test_plot_with_twenty_features(tmp_path):
 
 def test_zoom_by_row_number_and_by_time(tiny_model, small_csv, small_frame):
     detector = Detector.load(tiny_model)
-    rows, _, time_column = score_rows(detector, small_frame, "x")
+    rows, run = score_rows(detector, small_frame, "x")
+    time_column = run.time_column
     by_row = zoom(rows, time_column, "100", "199")
     assert by_row["row"].tolist() == list(range(100, 200))
     by_time = zoom(rows, time_column, "2026-01-01 01:40", "2026-01-01 01:49:00")
@@ -267,6 +269,26 @@ def test_report_follows_the_alert_rules(tmp_path, tiny_model, small_csv):
     assert "events" not in parse_report(default).tables
     assert "No events: no alert was raised" in default.read_text(encoding="utf-8")
     assert "events" in parse_report(every).tables
+
+
+@pytest.mark.filterwarnings("ignore:.*far outside anything seen in training")
+def test_report_lists_the_events_score_finds_by_series_id(tmp_path, tiny_model, small_frame):
+    """Ids 10 and 2: listed by value (2 first), as the report always did, while `score`
+    closes machine 10's events first; the same events, start and end, as score's."""
+    shifted = small_frame.copy()
+    shifted.loc[200:204, "f2"] += 4.0
+    fleet = pd.concat([shifted.assign(machine=10), shifted.assign(machine=2)])
+    data, out = tmp_path / "fleet.csv", tmp_path / "fleet.html"
+    fleet.to_csv(data, index=False)
+    result = run("report", tiny_model, data, "-o", out, "--id-column", "machine")
+    assert result.exit_code == 0, result.output
+    table = parse_report(out).tables["events"]
+    listed = [(row[0], row[1], row[2]) for row in table[1:]]
+    scored = run("score", tiny_model, data, "--id-column", "machine", "--level", "event")
+    events = pd.read_csv(io.StringIO(scored.stdout), dtype=str)
+    in_score_order = list(events[["machine", "start", "end"]].itertuples(index=False, name=None))
+    assert in_score_order[0][0] == "10" and len(listed) == len(in_score_order) >= 2
+    assert listed == sorted(in_score_order, key=lambda event: int(event[0]))
 
 
 # -------------------------------------------------------------------------------- train

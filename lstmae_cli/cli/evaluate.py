@@ -74,6 +74,7 @@ def threshold(
     scores the calibration set of `score --p-values`.
     """
     from ..detector import Detector
+    from ..io.reading import HEADER, read_frame, source_name
     from ..params import resolve_params
     from ..scoring.thresholds import describe
 
@@ -83,42 +84,21 @@ def threshold(
     resolve_params(method.value, params, labelled=label_column is not None)
     header = read_header(no_header, names)
     detector = Detector.load(model)
-    old, old_method = detector.threshold_, detector.threshold_method_
-    scores, labels = _scores_and_labels(detector, data, id_column, label_column, header)
-    new = detector.set_threshold_from_scores(scores, method.value, labels=labels, **params)
-    typer.echo(f"old threshold: {_flag_line(old, scores, labels)}  ({old_method})")
+    tables = ((source_name(path), read_frame(path, header or HEADER)) for path in data)
+    refit = detector.refit_threshold(tables, method.value, label_column, id_column, **params)
+    scores, labels = refit.scores, refit.labels
+    typer.echo(f"old threshold: {_flag_line(refit.old, scores, labels)}  ({refit.old_method})")
     typer.echo(
-        f"new threshold: {_flag_line(new, scores, labels)}  "
-        f"({describe(method.value, detector.threshold_params_)})"
+        f"new threshold: {_flag_line(refit.value, scores, labels)}  "
+        f"({describe(refit.method, refit.params)})"
     )
-    if method.value not in ("manual", "fbeta"):
-        detector.val_scores_ = scores[scores == scores]  # NaN-free
-        typer.echo(f"calibration for --p-values: the {detector.val_scores_.size} rows of DATA")
+    if refit.calibration_rows is not None:
+        typer.echo(f"calibration for --p-values: the {refit.calibration_rows} rows of DATA")
     if dry_run:
         typer.echo("dry run: bundle not changed")
         return
     detector.save(model)
     typer.echo(f"wrote {model}")
-
-
-def _scores_and_labels(detector, data: list[str], id_column, label_column, header=None):
-    """Row scores of every file of DATA (and their 0/1 labels when a label column is given)."""
-    import numpy as np
-
-    from ..io.data import require_columns
-    from ..io.reading import HEADER, read_frame, source_name
-    from ..views.metrics import binary_labels
-
-    keep = [label_column] if label_column else []
-    scores, labels = [], []
-    for path in data:
-        name, frame = source_name(path), read_frame(path, header or HEADER)
-        require_columns(frame, keep, name)
-        scored = detector.score_frame(frame, name, keep=keep, id_column=id_column)
-        scores.append(scored["score"].to_numpy())
-        if label_column:
-            labels.append(binary_labels(scored[label_column], label_column))
-    return np.concatenate(scores), np.concatenate(labels) if label_column else None
 
 
 def _flag_line(value: float, scores, labels) -> str:
@@ -202,15 +182,17 @@ def _scored_in_series_order(
 ):
     """Row scores with the label column, each series contiguous and in time order, and the
     series key of each row (None for a single series)."""
-    import pandas as pd
+    from ..scoring.alerts import AlertRules
 
-    columns = (id_column, time_column, merge_gap, min_rows)
-    scorer = detector.stream_scorer(name, [label_column], *columns)
-    scored = pd.concat(list(scorer.run([frame])), ignore_index=True)
-    if scorer.id_column is None:
+    run = detector.score(
+        frame, "row", AlertRules(merge_gap, min_rows), name=name, keep=[label_column],
+        id_column=id_column, time_column=time_column,
+    )  # fmt: skip
+    scored = run.frame()
+    if run.id_column is None:
         return scored, None
-    scored = scored.sort_values([scorer.id_column, "row"], kind="stable", ignore_index=True)
-    return scored, scored[scorer.id_column].astype(str).to_numpy()
+    scored = scored.sort_values([run.id_column, "row"], kind="stable", ignore_index=True)
+    return scored, scored[run.id_column].astype(str).to_numpy()
 
 
 def _print_report(report: dict) -> None:

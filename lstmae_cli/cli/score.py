@@ -112,7 +112,7 @@ def score(
     from ..detector import Detector
     from ..io.output import readable, write_frames
     from ..io.reading import read_frames, source_name, stdin_is_terminal
-    from ..scoring.levels import Tally, at_level
+    from ..scoring.alerts import AlertRules
 
     if chunk_rows < 1:
         raise UsageError("--chunk-rows must be at least 1")
@@ -126,19 +126,20 @@ def score(
     detector = Detector.load(
         model, device=device.value, precision=precision.value, threshold=threshold
     )
-    if p_values:
-        _ask_for_p_values(detector, level)
+    if p_values and level != Level.row:
+        raise UsageError("--p-values is for --level row")
     began = time.perf_counter()
-    tally = Tally()
-    name = source_name(data)
-    keep = split_list(keep_columns) or []
-    scorer = detector.stream_scorer(name, keep, id_column, time_column, merge_gap, min_rows)
-    rows = scorer.run(read_frames(data, chunk_rows, header))
-    results = at_level(rows, scorer, level.value, tally, only_anomalies)
+    run = detector.score(
+        read_frames(data, chunk_rows, header), level.value, AlertRules(merge_gap, min_rows),
+        name=source_name(data), keep=split_list(keep_columns) or [], id_column=id_column,
+        time_column=time_column, p_values=p_values, only_anomalies=only_anomalies,
+    )  # fmt: skip
+    results = iter(run)
     if fmt != Format.parquet:  # text: scores to six significant digits, input columns as read
-        results = (readable(frame, scorer.passthrough) for frame in results)
+        results = (readable(frame, run.passthrough) for frame in results)
     write_frames(results, fmt.value, output)
     seconds = time.perf_counter() - began
+    tally = run.tally
     if not quiet:
         err(
             f"scored {tally.rows} rows: {tally.anomalies} anomalous rows, {tally.events} events, "
@@ -203,14 +204,3 @@ def _score_on_dask(model, data, output, quiet, fail_on_anomaly, **options) -> No
     found = totals["anomalies"] if options["level"] == Level.row else totals["rows"]
     if fail_on_anomaly and found:
         raise typer.Exit(ExitStatus.ANOMALIES_FOUND)
-
-
-def _ask_for_p_values(detector, level: Level) -> None:
-    if level != Level.row:
-        raise UsageError("--p-values is for --level row")
-    if detector.val_scores_.size == 0:
-        raise LstmaeError(
-            "this model holds no held-out normal scores for p-values; "
-            "run `lstmae threshold MODEL NORMAL_DATA` to store some"
-        )
-    detector.p_values = True

@@ -123,7 +123,7 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
 
 # --------------------------------------------------------------------------- plot, report
 def _scored(model, data, label_column, id_column, series, start, end, max_features, alerts, header):
-    """Load, score, pick the series and zoom -> (detector, all rows, id, time, view).
+    """Load, score, pick the series and zoom -> (detector, all rows, the run, view).
 
     alerts: (merge_gap, min_rows) as `score` takes them; header: reading.Header."""
     from ..detector import Detector
@@ -141,11 +141,11 @@ def _scored(model, data, label_column, id_column, series, start, end, max_featur
         require_columns(frame, [label_column], name)
         binary_labels(frame[label_column], label_column)  # a text column: refused before scoring
     columns = (label_column, id_column, alerts)
-    rows, id_column, time_column = score_rows(detector, frame, name, *columns)
-    shown = zoom(one_series(rows, id_column, series), time_column, start, end)
-    title = _title(name, shown, id_column)
-    view = make_view(detector, shown, time_column, label_column, max_features, title)
-    return detector, rows, id_column, time_column, view
+    rows, run = score_rows(detector, frame, name, *columns)
+    shown = zoom(one_series(rows, run.id_column, series), run.time_column, start, end)
+    title = _title(name, shown, run.id_column)
+    view = make_view(detector, shown, run.time_column, label_column, max_features, title)
+    return detector, rows, run, view
 
 
 def _title(name: str, shown, id_column: str | None) -> str:
@@ -211,18 +211,19 @@ def report(
 
     shown = (series, None, None, max_features, (merge_gap, min_rows))
     scored = _scored(model, data, label_column, id_column, *shown, read_header(no_header, names))
-    detector, rows, id_column, time_column, view = scored
+    detector, rows, run, view = scored
     _, meta = load_bundle(model)
     page = build_report(
         ReportInput(
             detector,
             meta,
             rows,
+            run.events or [],
             view,
             str(model),
             source_name(data),
-            id_column,
-            time_column,
+            run.id_column,
+            run.time_column,
             label_column,
         )  # fmt: skip
     )

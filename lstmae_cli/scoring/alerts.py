@@ -17,8 +17,37 @@ join the alert) or until the gap is longer (they are emitted unflagged).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+
+from ..errors import UsageError
+from ..params import alert_defaults
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """merge_gap: flagged rows at most this many rows apart are one alert, the rows between
+    flagged too; min_rows: alerts spanning fewer rows are dropped. None takes the model's
+    default (params.alert_defaults: seq_len, smooth + 1); 0 and 1: score > threshold."""
+
+    merge_gap: int | None = None
+    min_rows: int | None = None
+
+    def check(self) -> None:
+        if (self.merge_gap is not None and self.merge_gap < 0) or (
+            self.min_rows is not None and self.min_rows < 1
+        ):
+            raise UsageError("merge_gap must be at least 0 and min_rows at least 1")
+
+    def resolve(self, seq_len: int, smooth: int | None) -> tuple[int, int]:
+        """(merge_gap, min_rows) for a model of this seq_len and smooth."""
+        default_gap, default_rows = alert_defaults(seq_len, smooth)
+        return (
+            default_gap if self.merge_gap is None else self.merge_gap,
+            default_rows if self.min_rows is None else self.min_rows,
+        )
 
 
 class AlertFilter:

@@ -179,17 +179,58 @@ class Tally:
     events: int = 0
 
 
+class ScoreRun:
+    """One scoring pass (`Detector.score`): iterate it once for the frames at its level;
+    `tally` counts what went past (rows, anomalous rows, events) and is complete at the end.
+
+    passthrough, id_column and time_column are the input columns carried to the output, as
+    decided from the first chunk. With keep_events, `events` lists the events (as
+    `--level event` writes them) at every level, in the order they closed.
+    """
+
+    def __init__(
+        self, scorer, chunks: Iterable[pd.DataFrame], level: str, only_anomalies: bool = False,
+        keep_events: bool = False,
+    ) -> None:  # fmt: skip
+        self.scorer, self.level = scorer, level
+        self.tally = Tally()
+        self.events: list[dict] | None = [] if keep_events else None
+        rows = scorer.run(chunks)
+        self._frames = at_level(rows, scorer, level, self.tally, only_anomalies, self.events)
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        return self._frames
+
+    def frame(self) -> pd.DataFrame:
+        """Every frame of the run in one (an empty frame when there are none)."""
+        parts = list(self)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    @property
+    def passthrough(self) -> list[str]:
+        return self.scorer.passthrough
+
+    @property
+    def id_column(self) -> str | None:
+        return self.scorer.id_column
+
+    @property
+    def time_column(self) -> str | None:
+        return self.scorer.time_column
+
+
 def at_level(
     rows: Iterable[pd.DataFrame],
     scorer,
     level: str,
     tally: Tally | None = None,
     only_anomalies: bool = False,
+    events: list[dict] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Row frames from a StreamScorer -> frames at `level` ("row", "window" or "event").
 
     Events are counted into `tally` at every level, by the scorer's alert rules
-    (merge_gap / min_rows).
+    (merge_gap / min_rows), and appended to `events` when it is a list.
     """
     tally = tally if tally is not None else Tally()
     rows = iter(rows)
@@ -200,10 +241,12 @@ def at_level(
     weights = detector.score_model_.feature_weights  # (features,)
     rules = (scorer.merge_gap, scorer.min_rows)
     builder = EventBuilder(detector.roles_.features, weights, *rules, id_column, time_column)
-    counted = _count(itertools.chain([first], rows), builder, tally, level != "event")
+    counted = _count(itertools.chain([first], rows), builder, tally, level != "event", events)
     if level == "event":
         for event in events_from_rows(counted, builder):
             tally.events += 1
+            if events is not None:
+                events.append(event)
             yield pd.DataFrame([event])
         return
     if level == "window":
@@ -214,13 +257,25 @@ def at_level(
 
 
 def _count(
-    frames: Iterable[pd.DataFrame], builder: EventBuilder, tally: Tally, count_events: bool
+    frames: Iterable[pd.DataFrame],
+    builder: EventBuilder,
+    tally: Tally,
+    count_events: bool,
+    events: list[dict] | None,
 ) -> Iterator[pd.DataFrame]:
+    """Count rows, flagged rows and (with count_events) events, appending those to `events`
+    when it is a list."""
     for frame in frames:
         tally.rows += len(frame)
         tally.anomalies += int(frame["is_anomaly"].sum())
         if count_events:
-            tally.events += len(builder.feed(frame))
+            _closed(builder.feed(frame), tally, events)
         yield frame
     if count_events:
-        tally.events += len(builder.finish())
+        _closed(builder.finish(), tally, events)
+
+
+def _closed(found: list[dict], tally: Tally, events: list[dict] | None) -> None:
+    tally.events += len(found)
+    if events is not None:
+        events += found

@@ -20,8 +20,7 @@ from ..io.data import (
     row_number,
     sort_by_time,
 )
-from ..params import alert_defaults
-from .alerts import AlertFilter
+from .alerts import AlertFilter, AlertRules
 from .drift import DriftTracker
 from .rows import RowScorer, ScoreSmoother, score_observed
 from .thresholds import conformal_p_values
@@ -53,9 +52,10 @@ class SeriesState:
 class StreamScorer:
     """Turns input chunks into row-level score frames, emitting rows as soon as they are final.
 
-    merge_gap: flagged rows at most this many rows apart are one alert, the rows between
-    them flagged too; None: the model's seq_len. min_rows: alerts spanning fewer rows are
-    not flagged; None: the model's smooth + 1 (alerts.py).
+    alerts: the AlertRules (None in them: the model's defaults): flagged rows at most
+    merge_gap rows apart are one alert, the rows between them flagged too, and alerts
+    spanning fewer than min_rows rows are not flagged (alerts.py). p_values: add the p_value column
+    (each row's conformal p-value against the detector's held-out normal scores).
     """
 
     def __init__(
@@ -65,11 +65,13 @@ class StreamScorer:
         keep: list[str],
         id_column: str | None = None,
         time_column: str | None = None,
-        merge_gap: int | None = None,
-        min_rows: int | None = None,
+        alerts: AlertRules | None = None,
+        p_values: bool = False,
     ) -> None:
         self.detector, self.name, self.keep = detector, name, keep
-        self.merge_gap, self.min_rows = alert_rules(detector, merge_gap, min_rows)
+        rules, p = alerts or AlertRules(), detector.params
+        self.merge_gap, self.min_rows = rules.resolve(p.seq_len, p.smooth)
+        self.p_values = p_values
         self.features = detector.roles_.features
         self.id_column, self.time_column = id_column, time_column
         self.states: dict[str, SeriesState] = {}
@@ -167,20 +169,12 @@ class StreamScorer:
         out_of_range = frame.pop("out_of_range") if "out_of_range" in frame else None
         frame.insert(len(frame.columns), "row", np.arange(state.next_row, state.next_row + n))
         state.next_row += n
-        columns = score_columns(errors, self.features, self.detector, missing, state.smoother)
+        calibration = self.detector.val_scores_ if self.p_values else None
+        columns = score_columns(
+            errors, self.features, self.detector, missing, state.smoother, calibration
+        )
         frame = frame.assign(**columns)
         return frame if out_of_range is None else frame.assign(out_of_range=out_of_range)
-
-
-def alert_rules(
-    detector: Detector, merge_gap: int | None = None, min_rows: int | None = None
-) -> tuple[int, int]:
-    """(merge_gap, min_rows), each None taking the model's default (params.alert_defaults)."""
-    default_gap, default_rows = alert_defaults(detector.params.seq_len, detector.params.smooth)
-    return (
-        default_gap if merge_gap is None else merge_gap,
-        default_rows if min_rows is None else min_rows,
-    )
 
 
 def score_columns(
@@ -189,11 +183,13 @@ def score_columns(
     detector: Detector,
     missing: np.ndarray | None = None,
     smoother: ScoreSmoother | None = None,
+    calibration: np.ndarray | None = None,
 ) -> dict:
     """(rows, features) per-feature errors -> the score columns of the row-level output.
 
     missing: (rows, features) entries that were missing (--missing mask): left out of the
-    score, and their err_ column is empty.
+    score, and their err_ column is empty. calibration: held-out normal row scores; given,
+    a p_value column (the conformal p-value of each row's score against them).
     """
     observed = None if missing is None else ~missing
     scores = score_observed(detector.score_model_, errors, observed)
@@ -202,8 +198,8 @@ def score_columns(
     threshold = detector.threshold_
     columns = {"score": scores, "threshold": np.full(len(scores), threshold)}
     columns["is_anomaly"] = scores > threshold
-    if getattr(detector, "p_values", False):  # the `p_value` column, when asked for
-        columns["p_value"] = conformal_p_values(detector.val_scores_, scores)
+    if calibration is not None:  # the `p_value` column, when asked for
+        columns["p_value"] = conformal_p_values(calibration, scores)
     shown = errors.astype(np.float32)  # the network's own precision; shorter text, faster CSV
     columns |= {f"err_{name}": shown[:, i] for i, name in enumerate(features)}
     return columns

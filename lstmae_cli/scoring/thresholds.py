@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,6 +20,21 @@ from ..errors import UsageError
 from ..params import LABELLED_METHODS, resolve_params
 
 Fitted = float | tuple[float, dict]
+
+
+@dataclass
+class ThresholdRefit:
+    """What `Detector.refit_threshold` did: the threshold before and after, and the row
+    scores (and labels, for fbeta) of the data it was fitted on."""
+
+    old: float
+    old_method: str
+    value: float
+    method: str
+    params: dict  # the parameters the method used (and its fitted numbers under "fit")
+    scores: np.ndarray  # (rows,) every row's score, NaN where a row could not be scored
+    labels: np.ndarray | None  # (rows,) bool, true = anomalous; fbeta only
+    calibration_rows: int | None  # rows now held for p-values; None: unchanged (manual, fbeta)
 
 
 def _below(value: float) -> float:

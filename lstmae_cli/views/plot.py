@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ..detector import Detector
+    from ..scoring.levels import ScoreRun
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 HEATMAP_COLUMNS = 1500  # most time bins in the heatmap; longer data is binned by max
@@ -51,14 +52,19 @@ def score_rows(
     label_column=None,
     id_column=None,
     alerts: tuple[int | None, int | None] = (None, None),
-):
-    """Row scores of `frame` with the raw features (and label) kept -> (rows, id, time column).
+) -> tuple[pd.DataFrame, ScoreRun]:
+    """Row scores of `frame` with the raw features (and label) kept, and the finished run
+    (its id and time columns, tally and events).
 
     alerts: (merge_gap, min_rows) as `score` takes them; None: the model's defaults."""
+    from ..scoring.alerts import AlertRules
+
     keep = [*detector.roles_.features, *([label_column] if label_column else [])]
-    scorer = detector.stream_scorer(name, keep, id_column, None, *alerts)
-    rows = pd.concat(list(scorer.run([frame])), ignore_index=True)
-    return rows, scorer.id_column, scorer.time_column
+    run = detector.score(
+        frame, "row", AlertRules(*alerts), name=name, keep=keep, id_column=id_column,
+        keep_events=True,
+    )  # fmt: skip
+    return run.frame(), run
 
 
 def one_series(rows: pd.DataFrame, id_column: str | None, series: str | None) -> pd.DataFrame:

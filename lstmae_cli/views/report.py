@@ -18,7 +18,6 @@ import pandas as pd
 
 from ..io.outpath import atomic_path
 from ..params import alert_defaults
-from ..scoring.levels import EventBuilder, events_from_rows
 from .plot import View, figure_bytes, plot_view
 
 if TYPE_CHECKING:
@@ -49,6 +48,7 @@ class ReportInput:
     detector: Detector
     meta: dict  # the bundle's metadata, as stored
     rows: pd.DataFrame  # row-level scores of all series
+    events: list[dict]  # the events of those rows, as `score --level event` finds them
     view: View  # the plotted series
     model_name: str
     data_name: str
@@ -127,15 +127,15 @@ def _calibration_fact(params: dict, data: dict) -> str:
 
 
 def find_events(report: ReportInput) -> pd.DataFrame:
-    """Events of every series, from the row `is_anomaly` runs (as `score --level event`)."""
-    detector, rows = report.detector, report.rows
-    weights = detector.score_model_.feature_weights  # (features,)
-    builder = EventBuilder(
-        detector.roles_.features, weights, id_column=report.id_column,
-        time_column=report.time_column,
-    )  # fmt: skip
-    groups = [rows] if report.id_column is None else [g for _, g in rows.groupby(report.id_column)]
-    return pd.DataFrame(list(events_from_rows(groups, builder)))
+    """The events of every series, as listed: series by series in the order of their ids
+    (sorted as values), each series' events in row order."""
+    events = pd.DataFrame(report.events)
+    if report.id_column is None or events.empty:
+        return events
+    ids = report.rows.groupby(report.id_column).size().index  # sorted, as the id column's type
+    rank = {str(key): number for number, key in enumerate(ids)}
+    order = events[report.id_column].map(rank).to_numpy()  # the events' ids are text
+    return events.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------- figures
