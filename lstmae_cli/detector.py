@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from .scoring.rows import (
     score_observed,
     smooth_series,
 )
+from .scoring.streaming import ScoringModel, StreamScorer
 from .scoring.thresholds import ThresholdRefit, fit_threshold
 from .scoring.trends import warn_trending
 from .state import bundle_metadata, bundle_tensors, restore
@@ -319,11 +320,30 @@ class Detector:
     def _row_scorer(self, model: LSTMAutoencoder | None = None) -> RowScorer:
         if model is None:
             self._require_fitted()
-        device = resolve_device(self.params.device)
-        model = (model or self.model_).to(device)
+        return self._row_scorers(model or self.model_)()
+
+    def _row_scorers(self, model: LSTMAutoencoder) -> Callable[[], RowScorer]:
+        """A maker of fresh RowScorers of `model` on the scoring device (resolved, and the
+        network moved there, as each is made)."""
+        device_name, precision = self.params.device, self.params.precision
+        seq_len, stride = self.params.seq_len, self.params.score_stride
+
+        def new() -> RowScorer:
+            device = resolve_device(device_name)
+            batch = SCORE_BATCH_CUDA if device.type == "cuda" else SCORE_BATCH_CPU
+            return RowScorer(model.to(device), seq_len, stride, batch, device, precision)
+
+        return new
+
+    def scoring_model(self) -> ScoringModel:
+        """What scoring needs of this fitted Detector, as of now (a StreamScorer's model)."""
+        self._require_fitted()
         p = self.params
-        batch = SCORE_BATCH_CUDA if device.type == "cuda" else SCORE_BATCH_CPU
-        return RowScorer(model, p.seq_len, p.score_stride, batch, device, p.precision)
+        return ScoringModel(
+            self.roles_, self.scaler_, self._row_scorers(self.model_), self.score_model_,
+            self.threshold_, p.seq_len, p.smooth, p.drift_rate, p.missing, self.range_,
+            self.val_scores_,
+        )  # fmt: skip
 
     def score(  # noqa: PLR0913 (keyword options mirroring `lstmae score`, as documented)
         self,
@@ -421,12 +441,9 @@ class Detector:
         p_values: bool = False,
     ):
         """A StreamScorer whose `run(chunks)` yields row-level frames."""
-        self._require_fitted()
-        from .scoring.streaming import StreamScorer
-
         columns = (id_column, time_column)
         alerts = AlertRules(merge_gap, min_rows)
-        return StreamScorer(self, name, list(keep), *columns, alerts, p_values)
+        return StreamScorer(self.scoring_model(), name, list(keep), *columns, alerts, p_values)
 
     def _require_fitted(self) -> None:
         if self.model_ is None or self.scaler_ is None or self.roles_ is None:

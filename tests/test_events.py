@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from lstmae_cli import Detector
 from lstmae_cli.cli.app import app
+from lstmae_cli.scoring.alerts import AlertFilter
 from lstmae_cli.scoring.levels import EventBuilder, events_from_rows
 
 from .conftest import FAST, make_frame
@@ -30,9 +31,13 @@ def row_frame(flagged: list[int], rows: int = 40, hot: str = "f1") -> pd.DataFra
 
 
 def events(frames, merge_gap=0, min_rows=1, weights=None) -> list[dict]:
+    """The events of row frames of one series after the alert rules, as `score` finds them:
+    the rows' is_anomaly set by an AlertFilter, its runs made events by an EventBuilder."""
     weights = np.ones(3) if weights is None else np.asarray(weights, float)
-    builder = EventBuilder(FEATURES, weights, merge_gap, min_rows)
-    return list(events_from_rows(frames, builder))
+    alerts = AlertFilter(merge_gap, min_rows)
+    final = [*(alerts(frame) for frame in frames), alerts.finish()]
+    builder = EventBuilder(FEATURES, weights)
+    return list(events_from_rows([f for f in final if f is not None and len(f)], builder))
 
 
 def spans(found: list[dict]) -> list[tuple[int, int]]:
@@ -53,7 +58,17 @@ FLAGGED = [5, 6, 7, 10, 20, 21, 30]
     ],
 )
 def test_merge_gap_and_min_rows(merge_gap, min_rows, expected):
-    assert spans(events([row_frame(FLAGGED)], merge_gap, min_rows)) == expected
+    found = events([row_frame(FLAGGED)], merge_gap, min_rows)
+    assert spans(found) == expected
+    assert all(e["flagged_rows"] == e["rows"] for e in found)  # the gaps joined are flagged
+
+
+def test_an_event_is_a_run_of_flagged_rows():
+    """The builder applies no rules of its own: every run of flagged rows is one event."""
+    builder = EventBuilder(FEATURES, np.ones(3))
+    frame = row_frame(FLAGGED)
+    found = list(events_from_rows([frame.iloc[:6], frame.iloc[6:21], frame.iloc[21:]], builder))
+    assert spans(found) == [(5, 7), (10, 10), (20, 21), (30, 30)]
 
 
 @pytest.mark.parametrize("cut", [3, 6, 8, 11, 21, 25])
@@ -61,6 +76,32 @@ def test_events_do_not_depend_on_where_chunks_end(cut):
     frame = row_frame(FLAGGED)
     whole = events([frame], merge_gap=2)
     assert events([frame.iloc[:cut], frame.iloc[cut:]], merge_gap=2) == whole
+
+
+def events_by_hand(flags: np.ndarray, merge_gap: int, min_rows: int) -> list[tuple[int, int]]:
+    """The rules on a whole series at once: flagged rows at most merge_gap apart joined,
+    spans shorter than min_rows dropped."""
+    spans_, rows = [], np.flatnonzero(flags)
+    for row in rows:
+        if spans_ and row - spans_[-1][1] - 1 <= merge_gap:
+            spans_[-1] = (spans_[-1][0], int(row))
+        else:
+            spans_.append((int(row), int(row)))
+    return [(a, b) for a, b in spans_ if b - a + 1 >= min_rows]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_events_follow_the_rules_in_any_chunking(seed):
+    rng = np.random.default_rng(seed)
+    rows = 300
+    flags = rng.random(rows) < rng.uniform(0.05, 0.4)
+    frame = row_frame(np.flatnonzero(flags).tolist(), rows=rows)
+    cuts = np.sort(rng.choice(np.arange(1, rows), size=rng.integers(0, 12), replace=False))
+    bounds = [0, *cuts.tolist(), rows]
+    chunks = [frame.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    for merge_gap, min_rows in [(0, 1), (1, 1), (3, 2), (0, 3), (7, 5)]:
+        expected = events_by_hand(flags, merge_gap, min_rows)
+        assert spans(events(chunks, merge_gap, min_rows)) == expected, (merge_gap, min_rows)
 
 
 def test_event_scores_and_feature_shares():

@@ -63,6 +63,26 @@ def test_memory_does_not_grow_with_input_length(tiny_model, small_frame):
     assert all(rows <= seq_len + 50 and pending <= seq_len + 50 for rows, pending in kept)
 
 
+def test_a_stream_scorer_needs_only_the_scoring_model(tiny_model, small_frame):
+    """StreamScorer takes ScoringModel (scaler, row-scorer maker, score model, threshold,
+    ...), not the Detector: it scores the same once the Detector is gone."""
+    import gc
+
+    from lstmae_cli import Detector
+    from lstmae_cli.scoring.streaming import ScoringModel, StreamScorer
+
+    detector = Detector.load(tiny_model)
+    expected = detector.score_frame(small_frame)
+    model = detector.scoring_model()
+    assert isinstance(model, ScoringModel) and model.features == ["f0", "f1", "f2"]
+    assert model.threshold == detector.threshold_ and model.seq_len == detector.params.seq_len
+    del detector
+    gc.collect()
+    scorer = StreamScorer(model, "<frame>", [])
+    chunks = (small_frame.iloc[i : i + 64] for i in range(0, len(small_frame), 64))
+    pd.testing.assert_frame_equal(pd.concat(scorer.run(chunks), ignore_index=True), expected)
+
+
 def _pipe_batches(chunk_rows: int, writes: list[tuple[bytes, float]]) -> list[list[bytes]]:
     """Batches LineBatcher makes of `writes` (bytes, pause after) sent through a real pipe."""
     read_fd, write_fd = os.pipe()

@@ -75,18 +75,18 @@ class OpenEvent:
 
 
 class EventBuilder:
-    """Merges flagged rows into events per series as row frames stream past."""
+    """Makes each run of consecutive flagged rows of a series an event, as row frames stream
+    past. The alert rules (short gaps joined, short alerts dropped) have already set the
+    rows' is_anomaly (alerts.py): they are not applied again here."""
 
     def __init__(
         self,
         features: list[str],
         weights: np.ndarray,
-        merge_gap: int = 0,
-        min_rows: int = 1,
         id_column: str | None = None,
         time_column: str | None = None,
     ) -> None:
-        self.features, self.merge_gap, self.min_rows = features, merge_gap, min_rows
+        self.features = features
         self.weights = weights  # (features,): makes each feature's error relative to normal
         self.id_column, self.time_column = id_column, time_column
         self.open: dict[str, OpenEvent] = {}
@@ -102,9 +102,9 @@ class EventBuilder:
         errors = flagged[self.error_columns].to_numpy()  # (flagged, features)
         errors = np.nan_to_num(errors) * self.weights  # entries missing (--missing mask) count 0
         scores = flagged["score"].to_numpy()
-        for begin, end in joined_runs(rows, self.merge_gap):  # loops over runs, not rows
+        for begin, end in joined_runs(rows, 0):  # loops over runs, not rows
             event = self.open.get(key)
-            if event is not None and rows[begin] - event.end_row - 1 > self.merge_gap:
+            if event is not None and rows[begin] > event.end_row + 1:
                 done += self._close(key)
                 event = None
             if event is None:
@@ -117,11 +117,7 @@ class EventBuilder:
             event.total += float(scores[begin:end].sum())
             event.feature_errors += errors[begin:end].sum(axis=0)
         event = self.open.get(key)
-        if (
-            event is not None
-            and len(frame)
-            and frame["row"].iloc[-1] - event.end_row > self.merge_gap
-        ):
+        if event is not None and len(frame) and frame["row"].iloc[-1] > event.end_row:
             done += self._close(key)
         return done
 
@@ -130,8 +126,6 @@ class EventBuilder:
 
     def _close(self, key: str) -> list[dict]:
         event = self.open.pop(key)
-        if event.end_row - event.start_row + 1 < self.min_rows:
-            return []
         shares = event.feature_errors / max(event.feature_errors.sum(), 1e-300)
         order = np.argsort(-shares)[:TOP_FEATURES]
         record: dict[str, object] = {self.id_column: key} if self.id_column else {}
@@ -229,18 +223,17 @@ def at_level(
 ) -> Iterator[pd.DataFrame]:
     """Row frames from a StreamScorer -> frames at `level` ("row", "window" or "event").
 
-    Events are counted into `tally` at every level, by the scorer's alert rules
-    (merge_gap / min_rows), and appended to `events` when it is a list.
+    Events (the runs of flagged rows, after the scorer's alert rules) are counted into
+    `tally` at every level, and appended to `events` when it is a list.
     """
     tally = tally if tally is not None else Tally()
     rows = iter(rows)
     first = next(rows, None)  # after the first chunk the scorer knows its id / time columns
     if first is None:
         return
-    detector, id_column, time_column = scorer.detector, scorer.id_column, scorer.time_column
-    weights = detector.score_model_.feature_weights  # (features,)
-    rules = (scorer.merge_gap, scorer.min_rows)
-    builder = EventBuilder(detector.roles_.features, weights, *rules, id_column, time_column)
+    model, id_column, time_column = scorer.model, scorer.id_column, scorer.time_column
+    weights = model.score_model.feature_weights  # (features,)
+    builder = EventBuilder(model.features, weights, id_column, time_column)
     counted = _count(itertools.chain([first], rows), builder, tally, level != "event", events)
     if level == "event":
         for event in events_from_rows(counted, builder):
@@ -250,8 +243,8 @@ def at_level(
             yield pd.DataFrame([event])
         return
     if level == "window":
-        size = detector.params.seq_len
-        counted = windows_from_rows(counted, size, detector.threshold_, id_column, time_column)
+        size = model.seq_len
+        counted = windows_from_rows(counted, size, model.threshold, id_column, time_column)
     for frame in counted:
         yield frame[frame["is_anomaly"].to_numpy()] if only_anomalies else frame
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +27,30 @@ from .rows import RowScorer, ScoreSmoother, score_observed
 from .thresholds import conformal_p_values
 
 if TYPE_CHECKING:
-    from ..detector import Detector
+    from ..io.data import ColumnRoles
+    from ..nn.scaling import AffineScaler
+    from .rows import ScoreModel
+
+
+@dataclass
+class ScoringModel:
+    """What scoring needs of a fitted model (`Detector.scoring_model()`), and no more."""
+
+    roles: ColumnRoles  # the features, and the id / time columns it was trained with
+    scaler: AffineScaler
+    new_row_scorer: Callable[[], RowScorer]  # a fresh scorer of the network, one per series
+    score_model: ScoreModel  # (rows, F) errors -> (rows,) raw row scores
+    threshold: float
+    seq_len: int
+    smooth: int  # rows of the trailing mean over the raw row scores
+    drift_rate: float  # the drift allowance (drift.py); 0: none
+    missing: str  # the --missing policy
+    range: tuple[np.ndarray, np.ndarray] | None  # scaled (low, high) per feature, or None
+    calibration: np.ndarray  # (rows,) held-out normal row scores, for p-values
+
+    @property
+    def features(self) -> list[str]:
+        return self.roles.features
 
 
 class SeriesState:
@@ -55,12 +79,12 @@ class StreamScorer:
     alerts: the AlertRules (None in them: the model's defaults): flagged rows at most
     merge_gap rows apart are one alert, the rows between them flagged too, and alerts
     spanning fewer than min_rows rows are not flagged (alerts.py). p_values: add the p_value column
-    (each row's conformal p-value against the detector's held-out normal scores).
+    (each row's conformal p-value against the model's held-out normal scores).
     """
 
     def __init__(
         self,
-        detector: Detector,
+        model: ScoringModel,
         name: str,
         keep: list[str],
         id_column: str | None = None,
@@ -68,11 +92,11 @@ class StreamScorer:
         alerts: AlertRules | None = None,
         p_values: bool = False,
     ) -> None:
-        self.detector, self.name, self.keep = detector, name, keep
-        rules, p = alerts or AlertRules(), detector.params
-        self.merge_gap, self.min_rows = rules.resolve(p.seq_len, p.smooth)
+        self.model, self.name, self.keep = model, name, keep
+        rules = alerts or AlertRules()
+        self.merge_gap, self.min_rows = rules.resolve(model.seq_len, model.smooth)
         self.p_values = p_values
-        self.features = detector.roles_.features
+        self.features = model.features
         self.id_column, self.time_column = id_column, time_column
         self.states: dict[str, SeriesState] = {}
         self.rows_read = 0
@@ -98,12 +122,12 @@ class StreamScorer:
             for frame in (last, held):  # the alert filter may hold every row of the last one
                 if frame is not None and len(frame):
                     yield frame
-        self.missing.warn(self.name, self.detector.params.missing)
+        self.missing.warn(self.name, self.model.missing)
         self.out_of_range.warn(self.name)
 
     def _plan_columns(self, chunk: pd.DataFrame) -> None:
         """Decide the id / time / kept columns from the model's roles and the first chunk."""
-        roles = self.detector.roles_
+        roles = self.model.roles
         require_columns(chunk, [*self.features, *self.keep], self.name)
         if self.id_column is None and roles.id in chunk.columns:
             self.id_column = roles.id
@@ -123,9 +147,9 @@ class StreamScorer:
             missing = np.isnan(values)  # (rows, F), before filling
             if missing.any():
                 self.missing.add(part)
-            scaled = self.detector.scaler_.transform(state.filler(values))
+            scaled = self.model.scaler.transform(state.filler(values))
             scaled = state.drift(scaled)  # (rows, F) what the network sees
-            extra = guard_columns(self.detector, missing, scaled)
+            extra = guard_columns(self.model, missing, scaled)
             self.out_of_range.add(state.label, extra, part)
             state.pending.append(part[self.passthrough].assign(**extra))
             errors = state.scorer.push(scaled)
@@ -149,14 +173,13 @@ class StreamScorer:
     def _state(self, key: str) -> SeriesState:
         if key not in self.states:
             label = f"{self.name}[{key}]" if key else self.name
-            policy = self.detector.params.missing
-            default = self.detector.scaler_.offset if policy == "mask" else None
-            filler = MissingFiller(policy, self.features, label, default)
-            smooth = self.detector.params.smooth
-            scorer = self.detector._row_scorer()
+            model = self.model
+            default = model.scaler.offset if model.missing == "mask" else None
+            filler = MissingFiller(model.missing, self.features, label, default)
             alerts = AlertFilter(self.merge_gap, self.min_rows)
-            drift = DriftTracker(len(self.features), self.detector.params.drift_rate)
-            self.states[key] = SeriesState(scorer, filler, label, smooth, alerts, drift)
+            drift = DriftTracker(len(self.features), model.drift_rate)
+            scorer = model.new_row_scorer()
+            self.states[key] = SeriesState(scorer, filler, label, model.smooth, alerts, drift)
         return self.states[key]
 
     def _frame(self, state: SeriesState, errors: np.ndarray) -> pd.DataFrame:
@@ -169,18 +192,15 @@ class StreamScorer:
         out_of_range = frame.pop("out_of_range") if "out_of_range" in frame else None
         frame.insert(len(frame.columns), "row", np.arange(state.next_row, state.next_row + n))
         state.next_row += n
-        calibration = self.detector.val_scores_ if self.p_values else None
-        columns = score_columns(
-            errors, self.features, self.detector, missing, state.smoother, calibration
-        )
+        calibration = self.model.calibration if self.p_values else None
+        columns = score_columns(errors, self.model, missing, state.smoother, calibration)
         frame = frame.assign(**columns)
         return frame if out_of_range is None else frame.assign(out_of_range=out_of_range)
 
 
 def score_columns(
     errors: np.ndarray,
-    features: list[str],
-    detector: Detector,
+    model: ScoringModel,
     missing: np.ndarray | None = None,
     smoother: ScoreSmoother | None = None,
     calibration: np.ndarray | None = None,
@@ -192,16 +212,16 @@ def score_columns(
     a p_value column (the conformal p-value of each row's score against them).
     """
     observed = None if missing is None else ~missing
-    scores = score_observed(detector.score_model_, errors, observed)
+    scores = score_observed(model.score_model, errors, observed)
     scores = smoother(scores) if smoother is not None else scores
     errors = errors if missing is None else np.where(missing, np.nan, errors)
-    threshold = detector.threshold_
+    threshold = model.threshold
     columns = {"score": scores, "threshold": np.full(len(scores), threshold)}
     columns["is_anomaly"] = scores > threshold
     if calibration is not None:  # the `p_value` column, when asked for
         columns["p_value"] = conformal_p_values(calibration, scores)
     shown = errors.astype(np.float32)  # the network's own precision; shorter text, faster CSV
-    columns |= {f"err_{name}": shown[:, i] for i, name in enumerate(features)}
+    columns |= {f"err_{name}": shown[:, i] for i, name in enumerate(model.features)}
     return columns
 
 
@@ -210,13 +230,13 @@ RANGE_MARGIN = 3.0  # scaled units beyond the training range before a value is r
 MISSING_PREFIX = "_missing_"
 
 
-def guard_columns(detector: Detector, missing: np.ndarray, scaled: np.ndarray) -> dict:
+def guard_columns(model: ScoringModel, missing: np.ndarray, scaled: np.ndarray) -> dict:
     """Per-row columns carried with the pending rows: out_of_range, and the missing mask."""
-    features = detector.roles_.features
+    features = model.features
     columns = {}
-    if detector.range_ is not None:
-        columns["out_of_range"] = out_of_range(scaled, *detector.range_, features)
-    if detector.params.missing == "mask" and missing.any():
+    if model.range is not None:
+        columns["out_of_range"] = out_of_range(scaled, *model.range, features)
+    if model.missing == "mask" and missing.any():
         columns |= {MISSING_PREFIX + f: missing[:, i] for i, f in enumerate(features)}
     return columns
 
