@@ -26,7 +26,7 @@ from .nn.model import LSTMAutoencoder, ModelConfig
 from .nn.scaling import AffineScaler, fit_scaler
 from .nn.train import TrainResult, TrainSettings, mask_bank, resolve_device, train_autoencoder
 from .nn.windows import WindowBank
-from .params import LEVELS, DetectorParams
+from .params import LEVELS, DetectorParams, TrainConfig
 from .scoring.alerts import AlertRules
 from .scoring.drift import track_series
 from .scoring.folds import Fold, check_fold_sizes, take, time_blocked_folds
@@ -75,11 +75,46 @@ class SeriesData:
     observed: np.ndarray | None = None  # (rows, features) bool with --missing mask, else None
 
 
+_D = DetectorParams  # its class attributes are the defaults: one source, params.py
+_OPTIONS = {f.name for f in fields(DetectorParams)}
+
+
 class Detector:
     """LSTM-autoencoder anomaly detector. Fitted state lives in attributes ending in `_`."""
 
-    def __init__(self, **params) -> None:
-        self.params = DetectorParams(**params)
+    def __init__(  # noqa: PLR0913 (one keyword per option of `lstmae train`, as the CLI)
+        self,
+        *,
+        seq_len: int = _D.seq_len,
+        stride: int = _D.stride,
+        score_stride: int | None = _D.score_stride,
+        hidden: int = _D.hidden,
+        layers: int = _D.layers,
+        arch: str = _D.arch,
+        scaler: str = _D.scaler,
+        val_fraction: float = _D.val_fraction,
+        calibration_folds: int = _D.calibration_folds,
+        drift_rate: float = _D.drift_rate,
+        epochs: int = _D.epochs,
+        batch_size: int = _D.batch_size,
+        lr: float = _D.lr,
+        patience: int = _D.patience,
+        seed: int = _D.seed,
+        missing: str = _D.missing,
+        scoring: str = _D.scoring,
+        smooth: int | None = _D.smooth,
+        threshold_method: str = _D.threshold_method,
+        threshold_params: dict | None = None,
+        max_windows_per_epoch: int | None = _D.max_windows_per_epoch,
+        device: str = _D.device,
+        precision: str = _D.precision,
+    ) -> None:
+        """The options of `lstmae train` (params.TrainConfig, saved with the model), then
+        the run-time settings, not saved: `device` (cpu, cuda, auto) and `precision`, the
+        network's float type when scoring (fp32, bf16, auto). Checked by `fit`."""
+        options = {name: value for name, value in locals().items() if name in _OPTIONS}
+        options["threshold_params"] = dict(threshold_params or {})
+        self.params = DetectorParams(**options)
         self.roles_: ColumnRoles | None = None
         self.scaler_: AffineScaler | None = None
         self.model_: LSTMAutoencoder | None = None
@@ -465,34 +500,33 @@ class Detector:
         cls,
         path: str | Path,
         device: str = "auto",
-        precision: str | None = None,
+        precision: str = "fp32",
         threshold: float | None = None,
     ) -> Detector:
         """Read a bundle; it scores on `device` (auto: CUDA when present), wherever it was
         trained: the weights are stored as CPU tensors. `precision` (fp32, bf16, auto) is
-        the network's float type when scoring, and `threshold` replaces the learned one for
-        this Detector only; None keeps the bundle's."""
+        the network's float type when scoring (a bundle stores neither), and `threshold`
+        replaces the learned one for this Detector only; None keeps the bundle's."""
         tensors, meta = load_bundle(path)
         if meta.get("kind") == CHECKPOINT_KIND:
             raise BundleError(f"{path}: a training checkpoint, not a model; finish with --resume")
-        try:
-            detector = restore(cls(**known_params(meta["params"])), tensors, meta)
+        try:  # where it was trained does not matter: it runs on `device`
+            saved = known_params(meta["params"])
+            detector = restore(cls(**saved, device=device, precision=precision), tensors, meta)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             detail = " ".join(str(exc).split())[:160]  # one line, however long torch's is
             message = f"{path}: model metadata does not match its tensors ({detail})"
             raise BundleError(message) from exc
-        detector.params.device = device  # where it was trained does not matter here
-        if precision is not None:
-            detector.params.precision = precision
         if threshold is not None:
             detector.threshold_ = float(threshold)
         return detector
 
 
 def known_params(saved: dict) -> dict:
-    """The saved options this version knows; bundles from before an option get its old
-    behaviour (no smoothing, tail calibration, no drift allowance)."""
-    known = {f.name for f in fields(DetectorParams)}
+    """The saved options (TrainConfig) this version knows; bundles from before an option get
+    its old behaviour (no smoothing, tail calibration, no drift allowance). The device and
+    precision older bundles stored are run-time settings, not taken from the file."""
+    known = {f.name for f in fields(TrainConfig)}
     return {
         k: v
         for k, v in ({"smooth": 1, "calibration_folds": 1, "drift_rate": 0.0} | saved).items()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .errors import UsageError
 
@@ -56,8 +56,8 @@ OPTION_NAMES = {"level": "--pot-level", "alerts_per": "--alerts-per"}  # the oth
 
 
 @dataclass
-class DetectorParams:
-    """Every option of `lstmae train`; stored in the bundle so a model can be rebuilt."""
+class TrainConfig:
+    """The options a model is trained with: stored in the bundle, they rebuild it."""
 
     seq_len: int = 32
     stride: int = 1
@@ -76,10 +76,8 @@ class DetectorParams:
     lr: float = 2e-3
     patience: int = 5
     seed: int = 0
-    device: str = "cpu"
     missing: str = DEFAULT_MISSING
     scoring: str = "normalized"
-    precision: str = "fp32"
     smooth: int | None = None  # None: seq_len // 4 (benchmarks/synthetic.py, README)
     threshold_method: str = "quantile"
     threshold_params: dict = field(default_factory=dict)
@@ -118,6 +116,20 @@ class DetectorParams:
         if self.arch not in ARCHS:
             raise UsageError(f"--arch must be one of {', '.join(ARCHS)}")
         resolve_params(self.threshold_method, self.threshold_params)  # label-free, in range
+
+
+@dataclass
+class DetectorParams(TrainConfig):
+    """A Detector's options: its TrainConfig and the run-time settings a bundle does not
+    store (they are chosen where it runs): the device it trains or scores on, and the
+    network's float type when scoring."""
+
+    device: str = "cpu"
+    precision: str = "fp32"
+
+    def train_config(self) -> TrainConfig:
+        """The options the bundle stores."""
+        return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
 
 
 def alert_defaults(seq_len: int, smooth: int | None) -> tuple[int, int]:

@@ -37,7 +37,7 @@ def bundle_tensors(detector: Detector) -> dict[str, torch.Tensor]:
 def bundle_metadata(detector: Detector) -> dict:
     d = detector
     return {
-        "params": asdict(d.params),
+        "params": asdict(d.params.train_config()),  # not the run-time device, precision
         "model": d.model_.config.to_dict(),
         "parameter_count": count_parameters(d.model_),
         "columns": d.roles_.to_dict(),

@@ -201,3 +201,51 @@ def test_a_bundle_of_the_old_arch_name_loads(tmp_path, small_frame):
     np.testing.assert_array_equal(
         loaded.score_frame(small_frame)["score"], detector.score_frame(small_frame)["score"]
     )
+
+
+def test_the_bundle_stores_the_train_config_and_no_run_time_settings(tmp_path, tiny_model):
+    from dataclasses import fields
+
+    from lstmae_cli.params import TrainConfig
+
+    _, meta = load_bundle(tiny_model)
+    assert list(meta["params"]) == [f.name for f in fields(TrainConfig)]
+    assert "device" not in meta["params"] and "precision" not in meta["params"]
+    loaded = Detector.load(tiny_model, device="cpu", precision="bf16")
+    path = tmp_path / "again.safetensors"
+    loaded.save(path)  # run-time settings of the loaded copy do not go into the file
+    assert load_bundle(path)[1]["params"] == meta["params"]
+
+
+def test_an_old_bundle_with_a_device_and_precision_loads_with_the_ones_asked(
+    tmp_path, tiny_model, small_frame
+):
+    tensors, meta = load_bundle(tiny_model)
+    meta["params"] |= {"device": "cuda", "precision": "bf16"}  # as versions before wrote them
+    old = tmp_path / "old.safetensors"
+    save_bundle(old, tensors, meta)
+    loaded = Detector.load(old, device="cpu")
+    assert (loaded.params.device, loaded.params.precision) == ("cpu", "fp32")
+    expected = Detector.load(tiny_model, device="cpu").score_frame(small_frame)["score"]
+    np.testing.assert_array_equal(loaded.score_frame(small_frame)["score"], expected)
+    assert Detector.load(old, precision="bf16").params.precision == "bf16"
+
+
+def test_detector_takes_each_option_by_name_with_the_params_defaults():
+    import inspect
+    from dataclasses import MISSING, fields
+
+    from lstmae_cli.params import DetectorParams
+
+    signature = inspect.signature(Detector.__init__).parameters
+    options = {name: p for name, p in signature.items() if name != "self"}
+    assert list(options) == [f.name for f in fields(DetectorParams)]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in options.values())
+    for f in fields(DetectorParams):
+        expected = None if f.default is MISSING else f.default  # threshold_params: a dict
+        assert options[f.name].default == expected, f.name
+    assert Detector().params == DetectorParams()
+    chosen = Detector(seq_len=8, threshold_params={"q": 0.99}, device="auto").params
+    assert (chosen.seq_len, chosen.smooth, chosen.threshold_params) == (8, 2, {"q": 0.99})
+    with pytest.raises(TypeError):
+        Detector(seq_length=8)
