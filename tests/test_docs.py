@@ -98,6 +98,49 @@ def test_global_options_are_documented(option):
     assert mentions(sections(COMMANDS_PAGE)["Global options"], option)
 
 
+RUNTIME = {"device", "precision"}  # chosen where it runs: the CLI's default is auto
+
+
+def documented_train_defaults() -> list[tuple[str, str]]:
+    """(DetectorParams field, the default written in docs/commands.md's train table) for
+    each row naming options of the detector, one default per option."""
+    from dataclasses import fields
+
+    from lstmae_cli.params import DetectorParams
+
+    known = {f.name for f in fields(DetectorParams)}
+    pairs = []
+    for line in command_section("train").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].startswith("`--"):
+            continue
+        names = [re.sub(r"\s.*", "", n.strip("` ")).lstrip("-") for n in cells[0].split(",")]
+        defaults = [d.strip() for d in cells[1].split(",")]
+        for name, default in zip(names, defaults, strict=False):
+            field = name.replace("-", "_")
+            if len(names) == len(defaults) and field in known and field not in RUNTIME:
+                pairs.append((field, default))
+    return pairs
+
+
+TRAIN_DEFAULTS = documented_train_defaults()
+
+
+def test_train_table_documents_defaults():
+    assert {"calibration_folds", "drift_rate", "scoring", "seq_len"} <= dict(TRAIN_DEFAULTS).keys()
+
+
+@pytest.mark.parametrize(("field", "documented"), TRAIN_DEFAULTS)
+def test_documented_defaults_are_the_code_defaults(field, documented):
+    from lstmae_cli.params import DetectorParams
+
+    actual = getattr(DetectorParams(), field)
+    if isinstance(actual, int | float) and re.fullmatch(r"[-+.\deE]+", documented):
+        assert float(documented) == pytest.approx(float(actual)), field
+    elif isinstance(actual, str):
+        assert documented == actual, field
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_readme_lists_every_command(command):
     assert f"`lstmae {command} " in README.read_text()
