@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Generic, TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -42,7 +44,7 @@ from .scoring.rows import (
 from .scoring.streaming import ScoringModel, StreamScorer
 from .scoring.thresholds import ThresholdRefit, fit_threshold
 from .scoring.trends import warn_trending
-from .state import bundle_metadata, bundle_tensors, restore
+from .state import FittedState, bundle_metadata
 
 # windows per forward pass when scoring: small batches stay in a CPU core's cache
 # (512 scored 400,000 rows 30 % faster than 4096 on 2 cores); a GPU wants large ones
@@ -75,12 +77,45 @@ class SeriesData:
     observed: np.ndarray | None = None  # (rows, features) bool with --missing mask, else None
 
 
+T = TypeVar("T")
+
+
+class _Fitted(Generic[T]):
+    """The Detector attribute NAME_: its FittedState's NAME (fit sets it, save writes it)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.field = name.removesuffix("_")
+
+    @overload
+    def __get__(self, detector: None, owner: type) -> _Fitted[T]: ...
+    @overload
+    def __get__(self, detector: Detector, owner: type | None = None) -> T: ...
+    def __get__(self, detector, owner=None):
+        return self if detector is None else getattr(detector.fitted_, self.field)
+
+    def __set__(self, detector: Detector, value: T) -> None:
+        setattr(detector.fitted_, self.field, value)
+
+
 _D = DetectorParams  # its class attributes are the defaults: one source, params.py
 _OPTIONS = {f.name for f in fields(DetectorParams)}
 
 
 class Detector:
-    """LSTM-autoencoder anomaly detector. Fitted state lives in attributes ending in `_`."""
+    """LSTM-autoencoder anomaly detector. Fitted state lives in attributes ending in `_`,
+    kept together in `fitted_` (state.FittedState, which also reads and writes bundles)."""
+
+    roles_: _Fitted[ColumnRoles | None] = _Fitted()
+    scaler_: _Fitted[AffineScaler | None] = _Fitted()
+    model_: _Fitted[LSTMAutoencoder | None] = _Fitted()
+    score_model_: _Fitted[ScoreModel | None] = _Fitted()
+    threshold_: _Fitted[float | None] = _Fitted()
+    threshold_method_: _Fitted[str] = _Fitted()
+    threshold_params_: _Fitted[dict] = _Fitted()
+    val_scores_: _Fitted[np.ndarray] = _Fitted()
+    range_: _Fitted[tuple[np.ndarray, np.ndarray] | None] = _Fitted()
+    history_: _Fitted[list[dict]] = _Fitted()
+    data_info_: _Fitted[dict] = _Fitted()
 
     def __init__(  # noqa: PLR0913 (one keyword per option of `lstmae train`, as the CLI)
         self,
@@ -115,17 +150,15 @@ class Detector:
         options = {name: value for name, value in locals().items() if name in _OPTIONS}
         options["threshold_params"] = dict(threshold_params or {})
         self.params = DetectorParams(**options)
-        self.roles_: ColumnRoles | None = None
-        self.scaler_: AffineScaler | None = None
-        self.model_: LSTMAutoencoder | None = None
-        self.threshold_: float | None = None
-        self.threshold_method_: str = self.params.threshold_method
-        self.threshold_params_: dict = {}
-        self.score_model_: ScoreModel | None = None
-        self.val_scores_: np.ndarray = np.empty(0)
-        self.range_: tuple[np.ndarray, np.ndarray] | None = None  # scaled (low, high) per feature
-        self.history_: list[dict] = []
-        self.data_info_: dict = {}
+        self.fitted_ = FittedState(threshold_method=self.params.threshold_method)
+
+    def __copy__(self) -> Detector:
+        """A Detector sharing this one's options, network and arrays, with a FittedState of
+        its own: setting threshold_ on the copy leaves this one alone (dask_scoring.py)."""
+        other = type(self).__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        other.fitted_ = copy.copy(self.fitted_)
+        return other
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -490,10 +523,10 @@ class Detector:
         torchrun only rank 0 writes, the other ranks return at once."""
         self._require_fitted()
         if distributed.is_main():
-            save_bundle(path, bundle_tensors(self), self.metadata())
+            save_bundle(path, self.fitted_.tensors(), self.metadata())
 
     def metadata(self) -> dict:
-        return bundle_metadata(self)
+        return bundle_metadata(self.params.train_config(), self.fitted_)
 
     @classmethod
     def load(
@@ -512,7 +545,8 @@ class Detector:
             raise BundleError(f"{path}: a training checkpoint, not a model; finish with --resume")
         try:  # where it was trained does not matter: it runs on `device`
             saved = known_params(meta["params"])
-            detector = restore(cls(**saved, device=device, precision=precision), tensors, meta)
+            detector = cls(**saved, device=device, precision=precision)
+            detector.fitted_ = FittedState.from_bundle(tensors, meta, detector.params.scoring)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             detail = " ".join(str(exc).split())[:160]  # one line, however long torch's is
             message = f"{path}: model metadata does not match its tensors ({detail})"

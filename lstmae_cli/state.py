@@ -1,10 +1,11 @@
-"""A fitted Detector <-> the tensors and JSON metadata of its safetensors bundle."""
+"""A fitted Detector's state (`FittedState`) <-> the tensors and JSON metadata of its
+safetensors bundle, in one place: a new fitted attribute is a field here, with its entry in
+`tensors` / `metadata` and in `from_bundle`."""
 
 from __future__ import annotations
 
 import platform
-from dataclasses import asdict
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -13,82 +14,104 @@ from ._version import __version__
 from .io.data import ColumnRoles
 from .nn.model import LSTMAutoencoder, ModelConfig, count_parameters
 from .nn.scaling import AffineScaler
+from .params import TrainConfig
 from .scoring.rows import ScoreModel
 
-if TYPE_CHECKING:
-    from .detector import Detector
+
+@dataclass
+class FittedState:
+    """What `fit` learns (a Detector's attributes ending in `_`, here without the `_`)."""
+
+    roles: ColumnRoles | None = None  # features, time / id columns
+    scaler: AffineScaler | None = None
+    model: LSTMAutoencoder | None = None
+    score_model: ScoreModel | None = None  # (rows, F) errors -> (rows,) raw row scores
+    threshold: float | None = None
+    threshold_method: str = "quantile"
+    threshold_params: dict = field(default_factory=dict)  # used, and fitted under "fit"
+    val_scores: np.ndarray = field(default_factory=lambda: np.empty(0))  # held-out normal
+    range: tuple[np.ndarray, np.ndarray] | None = None  # scaled (low, high) per feature
+    history: list[dict] = field(default_factory=list)  # one record per epoch
+    data_info: dict = field(default_factory=dict)  # the training data's size, span, sha256
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Network weights, scaler, held-out scores, score calibration and training range."""
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors["scaler.offset"] = torch.from_numpy(self.scaler.offset)
+        tensors["scaler.scale"] = torch.from_numpy(self.scaler.scale)
+        tensors["threshold.val_scores"] = torch.from_numpy(np.sort(self.val_scores))
+        tensors["score.center"] = torch.from_numpy(self.score_model.center)
+        # "score.precision": the inverse covariance, under the name bundles have always used
+        tensors["score.precision"] = torch.from_numpy(self.score_model.inverse_covariance)
+        if self.range is not None:
+            tensors["range.low"], tensors["range.high"] = map(torch.from_numpy, self.range)
+        return tensors
+
+    def metadata(self) -> dict:
+        """The bundle's metadata entries of the fitted state, in the bundle's order."""
+        return {
+            "model": self.model.config.to_dict(),
+            "parameter_count": count_parameters(self.model),
+            "columns": self.roles.to_dict(),
+            "scaler": self.scaler.method,
+            "threshold": {
+                "value": self.threshold,
+                "method": self.threshold_method,
+                "params": self.threshold_params,
+            },
+            "history": self.history,
+            "data": self.data_info,
+        }
+
+    @classmethod
+    def from_bundle(cls, tensors: dict, meta: dict, scoring: str) -> FittedState:
+        """The state a bundle holds; `scoring` is the model's row scoring (TrainConfig).
+
+        Raises KeyError / ValueError / RuntimeError where metadata and tensors disagree.
+        """
+        config = ModelConfig(**meta["model"])
+        model = LSTMAutoencoder(config)
+        weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        model.load_state_dict(weights, strict=True)
+        columns = meta["columns"]
+        roles = ColumnRoles(
+            list(columns["features"]), columns.get("time"), columns.get("id"), columns.get("label")
+        )
+        n = (config.n_features,)
+        offset, scale = _arrays(tensors, ["scaler.offset", "scaler.scale"], n, "scaler arrays")
+        what = "score calibration arrays"
+        (center,) = _arrays(tensors, ["score.center"], n, what)
+        (inverse_covariance,) = _arrays(tensors, ["score.precision"], n * 2, what)
+        threshold = meta["threshold"]
+        state = cls(
+            roles=roles,
+            scaler=AffineScaler(meta["scaler"], offset, scale),
+            model=model.eval(),
+            score_model=ScoreModel(scoring, center, inverse_covariance),
+            threshold=float(threshold["value"]),
+            threshold_method=threshold["method"],
+            threshold_params=dict(threshold["params"]),
+            val_scores=tensors.get("threshold.val_scores", torch.empty(0)).numpy(),
+            history=list(meta.get("history", [])),
+            data_info=dict(meta.get("data", {})),
+        )
+        if "range.low" in tensors:  # bundles before the drift guard have no range
+            low, high = _arrays(tensors, ["range.low", "range.high"], n, "training range arrays")
+            state.range = (low, high)
+        return state
 
 
-def bundle_tensors(detector: Detector) -> dict[str, torch.Tensor]:
-    """Network weights, scaler, held-out scores, score calibration and training range."""
-    d = detector
-    tensors = {f"model.{k}": v for k, v in d.model_.state_dict().items()}
-    tensors["scaler.offset"] = torch.from_numpy(d.scaler_.offset)
-    tensors["scaler.scale"] = torch.from_numpy(d.scaler_.scale)
-    tensors["threshold.val_scores"] = torch.from_numpy(np.sort(d.val_scores_))
-    tensors["score.center"] = torch.from_numpy(d.score_model_.center)
-    # "score.precision": the inverse covariance, under the name bundles have always used
-    tensors["score.precision"] = torch.from_numpy(d.score_model_.inverse_covariance)
-    if d.range_ is not None:
-        tensors["range.low"], tensors["range.high"] = map(torch.from_numpy, d.range_)
-    return tensors
-
-
-def bundle_metadata(detector: Detector) -> dict:
-    d = detector
+def bundle_metadata(config: TrainConfig, state: FittedState) -> dict:
+    """The bundle's JSON: the training options, the fitted state's entries, the versions."""
     return {
-        "params": asdict(d.params.train_config()),  # not the run-time device, precision
-        "model": d.model_.config.to_dict(),
-        "parameter_count": count_parameters(d.model_),
-        "columns": d.roles_.to_dict(),
-        "scaler": d.scaler_.method,
-        "threshold": {
-            "value": d.threshold_,
-            "method": d.threshold_method_,
-            "params": d.threshold_params_,
-        },
-        "history": d.history_,
-        "data": d.data_info_,
+        "params": asdict(config),
+        **state.metadata(),
         "versions": {
             "lstmae": __version__,
             "torch": torch.__version__,
             "python": platform.python_version(),
         },
     }
-
-
-def restore(detector: Detector, tensors: dict, meta: dict) -> Detector:
-    """Fill an unfitted `detector` (built from the saved options) from a bundle's contents.
-
-    Raises KeyError / ValueError / RuntimeError where metadata and tensors disagree.
-    """
-    config = ModelConfig(**meta["model"])
-    model = LSTMAutoencoder(config)
-    weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    model.load_state_dict(weights, strict=True)
-    detector.model_ = model.eval()
-    columns = meta["columns"]
-    detector.roles_ = ColumnRoles(
-        list(columns["features"]), columns.get("time"), columns.get("id"), columns.get("label")
-    )
-    n = (config.n_features,)
-    offset, scale = _arrays(tensors, ["scaler.offset", "scaler.scale"], n, "scaler arrays")
-    detector.scaler_ = AffineScaler(meta["scaler"], offset, scale)
-    what = "score calibration arrays"
-    (center,) = _arrays(tensors, ["score.center"], n, what)
-    (inverse_covariance,) = _arrays(tensors, ["score.precision"], n * 2, what)
-    detector.score_model_ = ScoreModel(detector.params.scoring, center, inverse_covariance)
-    threshold = meta["threshold"]
-    detector.threshold_ = float(threshold["value"])
-    detector.threshold_method_ = threshold["method"]
-    detector.threshold_params_ = dict(threshold["params"])
-    detector.val_scores_ = tensors.get("threshold.val_scores", torch.empty(0)).numpy()
-    detector.history_ = list(meta.get("history", []))
-    detector.data_info_ = dict(meta.get("data", {}))
-    if "range.low" in tensors:  # bundles before the drift guard have no range
-        low, high = _arrays(tensors, ["range.low", "range.high"], n, "training range arrays")
-        detector.range_ = (low, high)
-    return detector
 
 
 def _arrays(tensors: dict, names: list[str], shape: tuple, what: str) -> tuple[np.ndarray, ...]:

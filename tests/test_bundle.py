@@ -249,3 +249,29 @@ def test_detector_takes_each_option_by_name_with_the_params_defaults():
     assert (chosen.seq_len, chosen.smooth, chosen.threshold_params) == (8, 2, {"q": 0.99})
     with pytest.raises(TypeError):
         Detector(seq_length=8)
+
+
+def test_the_fitted_attributes_are_the_fitted_state(tmp_path, tiny_model):
+    import copy
+    from dataclasses import fields
+
+    from lstmae_cli.state import FittedState
+
+    detector = Detector.load(tiny_model)
+    names = [f.name for f in fields(FittedState)]
+    for name in names:  # every field is a Detector attribute NAME_, and the same object
+        assert getattr(detector, f"{name}_") is getattr(detector.fitted_, name), name
+    fitted_attributes = {n for n in vars(Detector) if n.endswith("_") and not n.startswith("_")}
+    assert fitted_attributes == {f"{n}_" for n in names}  # and no other
+    fresh = Detector(threshold_method="fpr")
+    assert fresh.model_ is None and fresh.threshold_ is None and fresh.val_scores_.size == 0
+    assert fresh.threshold_method_ == "fpr" and fresh.history_ == [] and fresh.data_info_ == {}
+    # a copy gets its own state: its threshold is its own, its network shared
+    other = copy.copy(detector)
+    other.threshold_ = 123.0
+    assert detector.threshold_ != 123.0 and other.model_ is detector.model_
+    # written and read back in one place: a reloaded bundle is written byte for byte again
+    first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
+    detector.save(first)
+    Detector.load(first).save(second)
+    assert first.read_bytes() == second.read_bytes()

@@ -20,7 +20,6 @@ HEAVY = ("torch", "pandas", "numpy", "scipy", "sklearn", "matplotlib")
 # Cycles that only `if TYPE_CHECKING:` imports close: modules that take a Detector (or a
 # TrainState) as an argument and read its fitted attributes.
 TYPE_ONLY_CYCLES = {
-    frozenset({"lstmae_cli.detector", "lstmae_cli.state"}),  # restore() sets its attributes
     frozenset({"lstmae_cli.nn.checkpoint", "lstmae_cli.nn.train"}),  # TrainState saved/loaded
 }
 
