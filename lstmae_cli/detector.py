@@ -285,16 +285,17 @@ class Detector:
                     frame, name, columns, time_column, id_column, exclude=exclude
                 )
             for key, part in split_series(frame, self.roles_):
-                label = f"{name}[{key}]" if key else name
-                values = feature_matrix(part, self.roles_.features, label)
+                series_name = f"{name}[{key}]" if key else name
+                values = feature_matrix(part, self.roles_.features, series_name)
                 missing = np.isnan(values)
-                values = MissingFiller(self.params.missing, self.roles_.features, label)(values)
+                fill = MissingFiller(self.params.missing, self.roles_.features, series_name)
+                values = fill(values)
                 observed = ~missing if self.params.missing == "mask" and missing.any() else None
                 digest.update(values.tobytes())
                 if self.roles_.time:
                     time_ends += _time_ends(part[self.roles_.time])
                 rows += len(values)
-                series.append(SeriesData(label, values, observed))
+                series.append(SeriesData(series_name, values, observed))
         if not series:
             raise InputError("no training data given")
         self.data_info_ = {"rows": rows, "series": len(series), "sha256": digest.hexdigest()}

@@ -19,7 +19,7 @@ def _series_key(frame: pd.DataFrame, id_column: str | None) -> str:
     return str(frame[id_column].iloc[0]) if id_column else ""
 
 
-def _label(frame: pd.DataFrame, time_column: str | None) -> np.ndarray:
+def _positions(frame: pd.DataFrame, time_column: str | None) -> np.ndarray:
     """What `start`/`end` show: the time column when there is one, else the row number."""
     return frame[time_column].to_numpy() if time_column else frame["row"].to_numpy()
 
@@ -50,9 +50,9 @@ def windows_from_rows(
 def _window_rows(
     rows: pd.DataFrame, size: int, threshold: float, id_column: str | None, time_column: str | None
 ) -> pd.DataFrame:
-    labels = _label(rows, time_column).reshape(-1, size)  # (windows, size)
+    positions = _positions(rows, time_column).reshape(-1, size)  # (windows, size)
     scores = rows["score"].to_numpy().reshape(-1, size).mean(axis=1)  # (windows,)
-    out = pd.DataFrame({"start": labels[:, 0], "end": labels[:, -1]})
+    out = pd.DataFrame({"start": positions[:, 0], "end": positions[:, -1]})
     out["start_row"] = rows["row"].to_numpy()[::size]
     out["score"], out["threshold"] = scores, threshold
     out["is_anomaly"] = scores > threshold
@@ -98,7 +98,7 @@ class EventBuilder:
         done: list[dict] = []
         flagged = frame[frame["is_anomaly"].to_numpy()]
         rows = flagged["row"].to_numpy()
-        labels = _label(flagged, self.time_column)
+        positions = _positions(flagged, self.time_column)
         errors = flagged[self.error_columns].to_numpy()  # (flagged, features)
         errors = np.nan_to_num(errors) * self.weights  # entries missing (--missing mask) count 0
         scores = flagged["score"].to_numpy()
@@ -109,9 +109,9 @@ class EventBuilder:
                 event = None
             if event is None:
                 event = self.open[key] = OpenEvent(
-                    int(rows[begin]), labels[begin], feature_errors=np.zeros(len(self.features))
+                    int(rows[begin]), positions[begin], feature_errors=np.zeros(len(self.features))
                 )
-            event.end_row, event.end = int(rows[end - 1]), labels[end - 1]
+            event.end_row, event.end = int(rows[end - 1]), positions[end - 1]
             event.flagged += end - begin
             event.peak = max(event.peak, float(scores[begin:end].max()))
             event.total += float(scores[begin:end].sum())

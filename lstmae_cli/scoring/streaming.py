@@ -60,12 +60,12 @@ class SeriesState:
         self,
         scorer: RowScorer,
         filler: MissingFiller,
-        label: str,
+        series_name: str,
         smooth: int = 1,
         alerts: AlertFilter | None = None,
         drift: DriftTracker | None = None,
     ) -> None:
-        self.scorer, self.filler, self.label = scorer, filler, label
+        self.scorer, self.filler, self.series_name = scorer, filler, series_name
         self.drift = drift or DriftTracker(0, 0.0)
         self.smoother = ScoreSmoother(smooth)
         self.alerts = alerts or AlertFilter()
@@ -116,7 +116,7 @@ class StreamScorer:
             try:
                 errors = state.scorer.finish()
             except InputError as exc:
-                raise InputError(f"{state.label}: {exc}") from exc
+                raise InputError(f"{state.series_name}: {exc}") from exc
             last = state.alerts(self._frame(state, errors))
             held = state.alerts.finish()
             for frame in (last, held):  # the alert filter may hold every row of the last one
@@ -150,7 +150,7 @@ class StreamScorer:
             scaled = self.model.scaler.transform(state.filler(values))
             scaled = state.drift(scaled)  # (rows, F) what the network sees
             extra = guard_columns(self.model, missing, scaled)
-            self.out_of_range.add(state.label, extra, part)
+            self.out_of_range.add(state.series_name, extra, part)
             state.pending.append(part[self.passthrough].assign(**extra))
             errors = state.scorer.push(scaled)
             if len(errors):
@@ -172,14 +172,15 @@ class StreamScorer:
 
     def _state(self, key: str) -> SeriesState:
         if key not in self.states:
-            label = f"{self.name}[{key}]" if key else self.name
+            series_name = f"{self.name}[{key}]" if key else self.name
             model = self.model
             default = model.scaler.offset if model.missing == "mask" else None
-            filler = MissingFiller(model.missing, self.features, label, default)
+            filler = MissingFiller(model.missing, self.features, series_name, default)
             alerts = AlertFilter(self.merge_gap, self.min_rows)
             drift = DriftTracker(len(self.features), model.drift_rate)
             scorer = model.new_row_scorer()
-            self.states[key] = SeriesState(scorer, filler, label, model.smooth, alerts, drift)
+            state = SeriesState(scorer, filler, series_name, model.smooth, alerts, drift)
+            self.states[key] = state
         return self.states[key]
 
     def _frame(self, state: SeriesState, errors: np.ndarray) -> pd.DataFrame:
@@ -266,7 +267,7 @@ class RangeTally:
         self.first: tuple[str, int, str] | None = None  # (series, row, features) of the first
         self.features: dict[str, None] = {}  # every feature out of range, in order met
 
-    def add(self, label: str, extra: dict, part: pd.DataFrame) -> None:
+    def add(self, series_name: str, extra: dict, part: pd.DataFrame) -> None:
         flags = extra.get("out_of_range")
         if flags is None:
             return
@@ -276,15 +277,15 @@ class RangeTally:
         self.rows += beyond.size
         if self.first is None:
             position = int(beyond[0])
-            self.first = (label, row_number(part.index, position), flags[position])
+            self.first = (series_name, row_number(part.index, position), flags[position])
         for at in beyond:
             self.features |= dict.fromkeys(flags[at].split(";"))
 
     def warn(self, name: str) -> None:
         if self.first is None:
             return
-        label, row, features = self.first
-        where = f"row {row}" if label == name else f"{label} row {row}"
+        series_name, row, features = self.first
+        where = f"row {row}" if series_name == name else f"{series_name} row {row}"
         message = (
             f"{name}: {self.rows} row(s) with values far outside anything seen in training, "
             f"itself a sign of an anomaly (more than {RANGE_MARGIN:g} scaled units beyond the "
