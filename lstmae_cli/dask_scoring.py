@@ -191,9 +191,9 @@ def output_meta(
     row flagged so that there is an event): the model decides the score columns, the input
     the dtypes of the columns passed through (id, time, keep).
     """
-    features = detector.roles_.features
+    features, p = detector.require_fitted().roles.features, detector.params
     template = _template(input_meta, sample)
-    rows = max(detector.params.seq_len, options.min_rows or 1) + detector.params.smooth + 1
+    rows = max(p.seq_len, options.min_rows or 1) + p.resolved_smooth + 1
     made_up = pd.DataFrame(
         {
             c: pd.Series(np.zeros(rows) if c in features else [template[c]] * rows).astype(
@@ -261,7 +261,7 @@ def score_dask(  # noqa: PLR0913 (keyword options mirroring `lstmae score`, as d
     options.check()
     detector = Detector.load(model_path, device="cpu")  # the client's copy: meta only
     _check_p_values(detector, model_path, options)
-    roles = detector.roles_
+    roles = detector.require_fitted().roles
     columns = list(ddf.columns)
     indexed = False
     if id_column is None and roles.id is not None and roles.id in [*columns, ddf.index.name]:
@@ -636,7 +636,7 @@ def spark_schema(
     options.check()
     detector = Detector.load(model_path, device="cpu")
     _check_p_values(detector, model_path, options)
-    roles = detector.roles_
+    roles = detector.require_fitted().roles
     spark_types = _input_types(input_schema)
     id_column = id_column or (roles.id if not spark_types or roles.id in spark_types else None)
     time_column = time_column or (

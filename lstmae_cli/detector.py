@@ -44,7 +44,7 @@ from .scoring.rows import (
 from .scoring.streaming import ScoringModel, StreamScorer
 from .scoring.thresholds import ThresholdRefit, fit_threshold
 from .scoring.trends import warn_trending
-from .state import FittedState, bundle_metadata
+from .state import FittedParts, FittedState, bundle_metadata
 
 # windows per forward pass when scoring: small batches stay in a CPU core's cache
 # (512 scored 400,000 rows 30 % faster than 4096 on 2 cores); a GPU wants large ones
@@ -178,14 +178,14 @@ class Detector:
         """
         p = self.params
         p.validate()
-        series = self._collect_series(tables, columns, time_column, id_column, exclude)
+        series, roles = self._collect_series(tables, columns, time_column, id_column, exclude)
         folds = time_blocked_folds(
             [len(s.values) for s in series], p.calibration_folds, p.val_fraction
         )
         check_fold_sizes(folds, [s.name for s in series], p.seq_len)
         final = folds[0]  # its network is the saved model
         train_parts = take([s.values for s in series], final.train)
-        warn_trending(train_parts, self.roles_.features, p.drift_rate)
+        warn_trending(train_parts, roles.features, p.drift_rate)
         self.scaler_ = fit_scaler(p.scaler, np.concatenate(train_parts))
         # what the network sees: scaled values less their drift level (drift.py)
         scaled = [track_series(self.scaler_.transform(s.values), p.drift_rate) for s in series]
@@ -220,22 +220,29 @@ class Detector:
 
     def _self_check(self, scaled: list[np.ndarray], observed: list[np.ndarray] | None) -> None:
         """Record (and warn over 1 %) the share of the training rows the threshold flags."""
+        parts = self.require_fitted()
         if observed is None:  # the usual case: scores chunk by chunk, never all errors at once
-            raw = distributed.map_series(scaled, self._chunked_scores(self.model_))
-            scores = smooth_series([r[:, 0] for r in raw], self.params.smooth)
+            chunked = self._chunked_scores(parts.model, parts.score_model)
+            raw = distributed.map_series(scaled, chunked)
+            scores = smooth_series([r[:, 0] for r in raw], self.params.resolved_smooth)
         else:
-            errors = distributed.map_series(scaled, self._errors_with(self.model_))
-            scores = self._smoothed_scores(errors, observed)
-        share = float(np.mean(scores > self.threshold_))
+            errors = distributed.map_series(scaled, self._errors_with(parts.model))
+            scores = self._smoothed_scores(parts.score_model, errors, observed)
+        share = float(np.mean(scores > parts.threshold))
         self.data_info_["train_flagged"] = share
         if share > SELF_CHECK_SHARE:
             warn_flagged_training_rows(share)
 
-    def _smoothed_scores(self, errors: list[np.ndarray], observed: list[np.ndarray] | None):
+    def _smoothed_scores(
+        self,
+        score_model: ScoreModel,
+        errors: list[np.ndarray],
+        observed: list[np.ndarray] | None,
+    ) -> np.ndarray:
         """Per-series (rows, F) errors -> (rows,) row scores, each series smoothed alone."""
         masks = observed if observed is not None else [None] * len(errors)
-        raw = [score_observed(self.score_model_, e, m) for e, m in zip(errors, masks, strict=True)]
-        return smooth_series(raw, self.params.smooth)
+        raw = [score_observed(score_model, e, m) for e, m in zip(errors, masks, strict=True)]
+        return smooth_series(raw, self.params.resolved_smooth)
 
     def _train_fold(self, fold: Fold, scaled, observed, on_epoch, checkpoint) -> TrainResult:
         """Train a network on the fold's training spans, early-stopping on its held-out span."""
@@ -247,8 +254,9 @@ class Detector:
                 mask_bank(take(observed, fold.train), p.seq_len, p.stride),
                 mask_bank(take(observed, held_spans), p.seq_len, p.stride),
             )
+        n_features = scaled[0].shape[1]  # each series (rows, features)
         return train_autoencoder(
-            ModelConfig(len(self.roles_.features), p.hidden, p.layers, p.arch),
+            ModelConfig(n_features, p.hidden, p.layers, p.arch),
             WindowBank.from_series(take(scaled, fold.train), p.seq_len, p.stride),
             WindowBank.from_series(take(scaled, held_spans), p.seq_len, p.stride),
             TrainSettings(
@@ -270,37 +278,42 @@ class Detector:
         p = self.params
         errors = np.concatenate(held_errors)  # (rows, F), as one process computes them
         mask = np.concatenate(observed) if observed is not None else None  # (rows, F)
-        self.score_model_ = fit_score_model(p.scoring, fill_missing_errors(errors, mask))
+        score_model = fit_score_model(p.scoring, fill_missing_errors(errors, mask))
+        self.score_model_ = score_model
         del errors, mask  # scored part by part below: peak memory of a long series
-        self.val_scores_ = self._smoothed_scores(held_errors, observed)
+        self.val_scores_ = self._smoothed_scores(score_model, held_errors, observed)
         self.set_threshold_from_scores(self.val_scores_, p.threshold_method, **p.threshold_params)
 
-    def _collect_series(self, tables, columns, time_column, id_column, exclude) -> list[SeriesData]:
+    def _collect_series(
+        self, tables, columns, time_column, id_column, exclude
+    ) -> tuple[list[SeriesData], ColumnRoles]:
+        """The training series of every table, and the column roles (the first table's,
+        unless this Detector has some already)."""
         series: list[SeriesData] = []
         digest = hashlib.sha256()
         rows, time_ends = 0, []
+        roles = self.roles_
         for name, frame in tables:
-            if self.roles_ is None:
-                self.roles_ = resolve_roles(
-                    frame, name, columns, time_column, id_column, exclude=exclude
-                )
-            for key, part in split_series(frame, self.roles_):
+            if roles is None:
+                roles = resolve_roles(frame, name, columns, time_column, id_column, exclude=exclude)
+                self.roles_ = roles
+            for key, part in split_series(frame, roles):
                 series_name = f"{name}[{key}]" if key else name
-                values = feature_matrix(part, self.roles_.features, series_name)
+                values = feature_matrix(part, roles.features, series_name)
                 missing = np.isnan(values)
-                fill = MissingFiller(self.params.missing, self.roles_.features, series_name)
+                fill = MissingFiller(self.params.missing, roles.features, series_name)
                 values = fill(values)
                 observed = ~missing if self.params.missing == "mask" and missing.any() else None
                 digest.update(values.tobytes())
-                if self.roles_.time:
-                    time_ends += _time_ends(part[self.roles_.time])
+                if roles.time:
+                    time_ends += _time_ends(part[roles.time])
                 rows += len(values)
                 series.append(SeriesData(series_name, values, observed))
-        if not series:
+        if not series or roles is None:
             raise InputError("no training data given")
         self.data_info_ = {"rows": rows, "series": len(series), "sha256": digest.hexdigest()}
         self.data_info_ |= _time_span(time_ends)
-        return series
+        return series, roles
 
     # ------------------------------------------------------------ threshold
     def set_threshold_from_scores(self, scores: np.ndarray, method: str, **params) -> float:
@@ -321,7 +334,7 @@ class Detector:
         methods (not manual) also make those scores the calibration set of p-values. The
         result holds the old and new threshold and the scores (and labels) behind them;
         `save` writes the model."""
-        old, old_method = self.threshold_, self.threshold_method_
+        old, old_method = self.require_fitted().threshold, self.threshold_method_
         scores, labels = self._scores_and_labels(tables, label_column, id_column)
         new = self.set_threshold_from_scores(scores, method, labels=labels, **params)
         calibration = None
@@ -358,8 +371,7 @@ class Detector:
     # ---------------------------------------------------------------- score
     def feature_errors(self, scaled: np.ndarray) -> np.ndarray:
         """(rows, features) scaled values of one series -> (rows, features) row errors."""
-        self._require_fitted()
-        return self._errors_with(self.model_)(scaled)
+        return self._errors_with(self.require_fitted().model)(scaled)
 
     def _errors_with(self, model: LSTMAutoencoder):
         """(rows, features) scaled values of one series -> (rows, features) errors of `model`."""
@@ -370,32 +382,32 @@ class Detector:
 
         return errors
 
-    def _chunked_scores(self, model: LSTMAutoencoder):
+    def _chunked_scores(self, model: LSTMAutoencoder, score_model: ScoreModel):
         """(rows, F) scaled values of one series, nothing missing -> (rows, 1) raw row scores
-        of `model`, pushed SELF_CHECK_CHUNK rows at a time (the same as one push)."""
+        of `model` and `score_model`, pushed SELF_CHECK_CHUNK rows at a time (the same as
+        one push)."""
 
         def scores(scaled: np.ndarray) -> np.ndarray:
             scorer = self._row_scorer(model)
             step = SELF_CHECK_CHUNK
             parts = [
-                score_observed(self.score_model_, scorer.push(scaled[start : start + step]), None)
+                score_observed(score_model, scorer.push(scaled[start : start + step]), None)
                 for start in range(0, len(scaled), step)
             ]
-            parts.append(score_observed(self.score_model_, scorer.finish(), None))
+            parts.append(score_observed(score_model, scorer.finish(), None))
             return np.concatenate(parts)[:, None]
 
         return scores
 
     def _row_scorer(self, model: LSTMAutoencoder | None = None) -> RowScorer:
-        if model is None:
-            self._require_fitted()
-        return self._row_scorers(model or self.model_)()
+        """A fresh RowScorer of `model` (None: the fitted network)."""
+        return self._row_scorers(model if model is not None else self.require_fitted().model)()
 
     def _row_scorers(self, model: LSTMAutoencoder) -> Callable[[], RowScorer]:
         """A maker of fresh RowScorers of `model` on the scoring device (resolved, and the
         network moved there, as each is made)."""
         device_name, precision = self.params.device, self.params.precision
-        seq_len, stride = self.params.seq_len, self.params.score_stride
+        seq_len, stride = self.params.seq_len, self.params.resolved_score_stride
 
         def new() -> RowScorer:
             device = resolve_device(device_name)
@@ -406,11 +418,10 @@ class Detector:
 
     def scoring_model(self) -> ScoringModel:
         """What scoring needs of this fitted Detector, as of now (a StreamScorer's model)."""
-        self._require_fitted()
-        p = self.params
+        parts, p = self.require_fitted(), self.params
         return ScoringModel(
-            self.roles_, self.scaler_, self._row_scorers(self.model_), self.score_model_,
-            self.threshold_, p.seq_len, p.smooth, p.drift_rate, p.missing, self.range_,
+            parts.roles, parts.scaler, self._row_scorers(parts.model), parts.score_model,
+            parts.threshold, p.seq_len, p.resolved_smooth, p.drift_rate, p.missing, self.range_,
             self.val_scores_,
         )  # fmt: skip
 
@@ -514,15 +525,16 @@ class Detector:
         alerts = AlertRules(merge_gap, min_rows)
         return StreamScorer(self.scoring_model(), name, list(keep), *columns, alerts, p_values)
 
-    def _require_fitted(self) -> None:
-        if self.model_ is None or self.scaler_ is None or self.roles_ is None:
-            raise UsageError("this Detector is not fitted: call fit() or Detector.load()")
+    def require_fitted(self) -> FittedParts:
+        """The fitted pieces (roles, scaler, model, score model, threshold), none of them
+        None; a UsageError when this Detector is neither fitted nor loaded."""
+        return self.fitted_.require()
 
     # ------------------------------------------------------------- bundle
     def save(self, path: str | Path) -> None:
         """Write the bundle atomically (CPU tensors, whatever device trained it); under
         torchrun only rank 0 writes, the other ranks return at once."""
-        self._require_fitted()
+        self.require_fitted()
         if distributed.is_main():
             save_bundle(path, self.fitted_.tensors(), self.metadata())
 

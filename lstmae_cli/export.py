@@ -35,7 +35,7 @@ def export_onnx(detector: Detector, path: str | Path, opset: int = DEFAULT_OPSET
     if not 9 <= opset <= 20:
         raise UsageError("--opset must be between 9 and 20")
     onnx = _import_onnx()
-    detector._require_fitted()
+    detector.require_fitted()
     graph = onnx.load_from_string(_trace(detector, opset))
     onnx.helper.set_model_props(graph, {META_KEY: json.dumps(scoring_metadata(detector))})
     graph.doc_string = (
@@ -72,19 +72,21 @@ def _trace(detector: Detector, opset: int) -> bytes:
 def _cpu_copy(detector: Detector) -> LSTMAutoencoder:
     from .nn.model import LSTMAutoencoder
 
-    model = LSTMAutoencoder(detector.model_.config)
-    model.load_state_dict({k: v.cpu() for k, v in detector.model_.state_dict().items()})
+    fitted = detector.require_fitted().model
+    model = LSTMAutoencoder(fitted.config)
+    model.load_state_dict({k: v.cpu() for k, v in fitted.state_dict().items()})
     return model.eval()
 
 
 def scoring_metadata(detector: Detector) -> dict:
     """What turns raw rows into scores around the network, as plain JSON values."""
-    p, scaler, score = detector.params, detector.scaler_, detector.score_model_
+    p, parts = detector.params, detector.require_fitted()
+    scaler, score, roles = parts.scaler, parts.score_model, parts.roles
     merge_gap, min_rows = alert_defaults(p.seq_len, p.smooth)
     return {
-        "features": list(detector.roles_.features),
-        "time_column": detector.roles_.time,
-        "id_column": detector.roles_.id,
+        "features": list(roles.features),
+        "time_column": roles.time,
+        "id_column": roles.id,
         "seq_len": p.seq_len,
         "score_stride": p.score_stride,
         "missing": p.missing,
@@ -108,7 +110,7 @@ def scoring_metadata(detector: Detector) -> dict:
             "precision": score.inverse_covariance.tolist(),  # the metadata's name for it
         },
         "threshold": {
-            "value": detector.threshold_,
+            "value": parts.threshold,
             "method": detector.threshold_method_,
             "params": detector.threshold_params_,
         },

@@ -85,10 +85,18 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.arch = ARCH_ALIASES.get(self.arch, self.arch)
-        if self.score_stride is None:
-            self.score_stride = max(1, self.seq_len // 4)
-        if self.smooth is None:
-            self.smooth = max(1, self.seq_len // 4)
+        self.score_stride = self.resolved_score_stride
+        self.smooth = self.resolved_smooth
+
+    @property
+    def resolved_score_stride(self) -> int:
+        """score_stride, None read as its default seq_len // 4 (__post_init__ stores this)."""
+        return max(1, self.seq_len // 4) if self.score_stride is None else self.score_stride
+
+    @property
+    def resolved_smooth(self) -> int:
+        """smooth, None read as its default seq_len // 4 (__post_init__ stores this)."""
+        return max(1, self.seq_len // 4) if self.smooth is None else self.smooth
 
     def validate(self) -> None:  # noqa: C901 (one flat check per parameter)
         positive = ("seq_len", "stride", "score_stride", "smooth", "hidden", "layers", "epochs")
@@ -97,7 +105,7 @@ class TrainConfig:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
         if self.seq_len < 2:
             raise UsageError("--seq-len must be at least 2")
-        if self.stride > self.seq_len or self.score_stride > self.seq_len:
+        if self.stride > self.seq_len or self.resolved_score_stride > self.seq_len:
             raise UsageError("--stride and --score-stride must not exceed --seq-len")
         if not 0.0 <= self.drift_rate < 1.0:
             raise UsageError("--drift-rate must be in [0, 1) (scaled units per row)")

@@ -11,11 +11,24 @@ import numpy as np
 import torch
 
 from ._version import __version__
+from .errors import UsageError
 from .io.data import ColumnRoles
 from .nn.model import LSTMAutoencoder, ModelConfig, count_parameters
 from .nn.scaling import AffineScaler
 from .params import TrainConfig
 from .scoring.rows import ScoreModel
+
+
+@dataclass(frozen=True)
+class FittedParts:
+    """The pieces of a fitted Detector that scoring and saving need, none of them None
+    (`FittedState.require`)."""
+
+    roles: ColumnRoles
+    scaler: AffineScaler
+    model: LSTMAutoencoder
+    score_model: ScoreModel
+    threshold: float
 
 
 @dataclass
@@ -34,28 +47,44 @@ class FittedState:
     history: list[dict] = field(default_factory=list)  # one record per epoch
     data_info: dict = field(default_factory=dict)  # the training data's size, span, sha256
 
+    def require(self) -> FittedParts:
+        """The fitted pieces; a UsageError while any is missing (not fitted, not loaded)."""
+        roles, scaler, model, score_model = self.roles, self.scaler, self.model, self.score_model
+        threshold = self.threshold
+        if (
+            roles is None
+            or scaler is None
+            or model is None
+            or score_model is None
+            or threshold is None
+        ):
+            raise UsageError("this Detector is not fitted: call fit() or Detector.load()")
+        return FittedParts(roles, scaler, model, score_model, threshold)
+
     def tensors(self) -> dict[str, torch.Tensor]:
         """Network weights, scaler, held-out scores, score calibration and training range."""
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        tensors["scaler.offset"] = torch.from_numpy(self.scaler.offset)
-        tensors["scaler.scale"] = torch.from_numpy(self.scaler.scale)
+        parts = self.require()
+        tensors = {f"model.{k}": v for k, v in parts.model.state_dict().items()}
+        tensors["scaler.offset"] = torch.from_numpy(parts.scaler.offset)
+        tensors["scaler.scale"] = torch.from_numpy(parts.scaler.scale)
         tensors["threshold.val_scores"] = torch.from_numpy(np.sort(self.val_scores))
-        tensors["score.center"] = torch.from_numpy(self.score_model.center)
+        tensors["score.center"] = torch.from_numpy(parts.score_model.center)
         # "score.precision": the inverse covariance, under the name bundles have always used
-        tensors["score.precision"] = torch.from_numpy(self.score_model.inverse_covariance)
+        tensors["score.precision"] = torch.from_numpy(parts.score_model.inverse_covariance)
         if self.range is not None:
             tensors["range.low"], tensors["range.high"] = map(torch.from_numpy, self.range)
         return tensors
 
     def metadata(self) -> dict:
         """The bundle's metadata entries of the fitted state, in the bundle's order."""
+        parts = self.require()
         return {
-            "model": self.model.config.to_dict(),
-            "parameter_count": count_parameters(self.model),
-            "columns": self.roles.to_dict(),
-            "scaler": self.scaler.method,
+            "model": parts.model.config.to_dict(),
+            "parameter_count": count_parameters(parts.model),
+            "columns": parts.roles.to_dict(),
+            "scaler": parts.scaler.method,
             "threshold": {
-                "value": self.threshold,
+                "value": parts.threshold,
                 "method": self.threshold_method,
                 "params": self.threshold_params,
             },

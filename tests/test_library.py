@@ -270,6 +270,19 @@ def test_score_refuses_p_values_it_cannot_give(tiny_model, small_frame):
         detector.score(small_frame, p_values=True)
 
 
+def test_an_unfitted_detector_says_so(tmp_path, small_frame):
+    detector = Detector(**FAST)
+    uses = [
+        lambda: detector.score_frame(small_frame),
+        lambda: detector.refit_threshold([("normal", small_frame)]),
+        lambda: detector.save(tmp_path / "model.safetensors"),
+    ]
+    for use in uses:
+        with pytest.raises(UsageError, match="not fitted: call fit"):
+            use()
+    assert not (tmp_path / "model.safetensors").exists()
+
+
 def test_alert_rules_resolve_to_the_model_defaults_and_check():
     from lstmae_cli.scoring.alerts import AlertRules
 

@@ -59,14 +59,15 @@ def long_model(tmp_path_factory, long_csv):
 
 def test_training_splits_by_id_and_windows_never_cross_ids(long_csv):
     detector = Detector(**FAST)
-    series = detector._collect_series(
+    series, roles = detector._collect_series(
         [("long", pd.read_csv(long_csv))], None, None, "machine", None
     )
     assert [s.name for s in series] == [f"long[{key}]" for key in IDS]
     for s, key in zip(series, IDS, strict=True):  # each series is that machine alone, in order
         expected = machines()[key][["f0", "f1", "f2"]].to_numpy(np.float32)
         np.testing.assert_array_equal(s.values, expected)
-    assert detector.roles_.features == ["f0", "f1", "f2"]  # the id is not a feature
+    assert roles.features == ["f0", "f1", "f2"]  # the id is not a feature
+    assert detector.roles_ is roles
 
 
 def test_bundle_remembers_the_id_column(long_model):

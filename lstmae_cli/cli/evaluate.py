@@ -159,8 +159,9 @@ def evaluate(
     scored, groups = _scored_in_series_order(detector, frame, name, *columns)
     labels = binary_labels(scored[label_column], label_column)
     scores, flags = scored["score"].to_numpy(), scored["is_anomaly"].to_numpy(dtype=bool)
-    report = evaluate_all(labels, scores, detector.threshold_, groups, flags)
-    report["lstmae"]["threshold"] = detector.threshold_
+    threshold = detector.require_fitted().threshold
+    report = evaluate_all(labels, scores, threshold, groups, flags)
+    report["lstmae"]["threshold"] = threshold
     if fmt == ReportFormat.json:
         clean = {column: {k: _json_number(v) for k, v in m.items()} for column, m in report.items()}
         typer.echo(json.dumps(clean, indent=2))

@@ -251,12 +251,12 @@ def train(
 
         save_figure(history_figure(detector.history_), plot_history)
     if not quiet:
-        info = detector.data_info_
+        info, parts = detector.data_info_, detector.require_fitted()
         err(
             f"trained on {info['rows']} rows in {info['series']} series, "
-            f"{len(detector.roles_.features)} features ({len(detector.history_)} epochs, "
+            f"{len(parts.roles.features)} features ({len(detector.history_)} epochs, "
             f"best {info['best_epoch']}, {info['train_seconds']:.1f}s); "
-            f"threshold {detector.threshold_:.6g} ({detector.threshold_method_}), flags "
+            f"threshold {parts.threshold:.6g} ({detector.threshold_method_}), flags "
             f"{100 * info['train_flagged']:.2f} % of the training rows; wrote {output}"
         )
 

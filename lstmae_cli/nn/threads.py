@@ -151,7 +151,7 @@ def allowed_cpus(
     root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP, affinity: int | None = None
 ) -> int:
     """min(affinity, cgroup v2 quota, cgroup v1 quota): the CPUs this process may use."""
-    limits = [affinity_cpus() if affinity is None else affinity]
+    limits: list[int | None] = [affinity_cpus() if affinity is None else affinity]
     limits += [cgroup_v2_cpus(root, proc_cgroup), cgroup_v1_cpus(root, proc_cgroup)]
     return max(1, _smallest(limits) or 1)
 

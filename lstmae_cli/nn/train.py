@@ -115,8 +115,8 @@ def train_autoencoder(
             evaluate_loss(model, val_dev, mask=val_mask, amp=state.amp) if len(val) else train_loss
         )
         _record(state, train_loss, val_loss)  # losses are over all ranks: same decision on each
-        every = checkpoint is not None and checkpoint.every
-        if every and state.epoch % every == 0 and distributed.is_main():
+        every = checkpoint.every if checkpoint is not None else 0
+        if checkpoint is not None and every and state.epoch % every == 0 and distributed.is_main():
             save_checkpoint(checkpoint, state)
         if on_epoch:
             progress = {"best_epoch": state.best_epoch, "epochs": settings.epochs}

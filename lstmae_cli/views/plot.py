@@ -59,7 +59,7 @@ def score_rows(
     alerts: (merge_gap, min_rows) as `score` takes them; None: the model's defaults."""
     from ..scoring.alerts import AlertRules
 
-    keep = [*detector.roles_.features, *([label_column] if label_column else [])]
+    keep = [*detector.require_fitted().roles.features, *([label_column] if label_column else [])]
     run = detector.score(
         frame, "row", AlertRules(*alerts), name=name, keep=keep, id_column=id_column,
         keep_events=True,
@@ -114,11 +114,11 @@ def _same_zone(limit: pd.Timestamp, tz) -> pd.Timestamp:
 
 
 def make_view(detector: Detector, rows, time_column, label_column, max_features, title) -> View:
-    features = detector.roles_.features
-    weights = detector.score_model_.feature_weights  # (features,)
+    parts = detector.require_fitted()
+    features, threshold = parts.roles.features, parts.threshold
+    weights = parts.score_model.feature_weights  # (features,)
     x, is_time = _x_values(rows, time_column)
     shown = pick_features(rows, features, weights, max_features)
-    threshold = detector.threshold_
     return View(rows, x, is_time, shown, features, weights, threshold, label_column, title)
 
 
@@ -258,7 +258,7 @@ def history_figure(history: list[dict]) -> Figure:
         raise InputError("the model has no training history")
     fig = Figure(figsize=(7, 3.6), layout="constrained")
     ax = fig.subplots()
-    epochs = [h.get("epoch") for h in history]
+    epochs = [h["epoch"] for h in history]  # every record has its epoch (nn/train.py)
     for key in ("train_loss", "val_loss"):
         ax.plot(epochs, np.array([h.get(key) for h in history], float), marker=".", label=key)
     val = np.array([h.get("val_loss") for h in history], float)  # None -> nan

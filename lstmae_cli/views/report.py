@@ -67,7 +67,10 @@ def feature_stats(scaler: str, offset: np.ndarray, scale: np.ndarray, features: 
 
 def _alert_defaults(params: dict) -> str:
     """The --merge-gap / --min-rows `score` uses for this model unless told otherwise."""
-    merge_gap, min_rows = alert_defaults(params.get("seq_len"), params.get("smooth"))
+    seq_len = params.get("seq_len")
+    if seq_len is None:  # a bundle without its options
+        return "-"
+    merge_gap, min_rows = alert_defaults(seq_len, params.get("smooth"))
     return f"gaps of <= {merge_gap} rows joined, alerts of >= {min_rows} rows"
 
 
@@ -194,8 +197,10 @@ def mark_labelled(report: ReportInput, events: pd.DataFrame) -> pd.DataFrame:
     """events + 'labelled anomaly': yes where any row of the event is labelled anomalous."""
     from .metrics import binary_labels
 
-    rows, id_column = report.rows, report.id_column
-    labels = binary_labels(rows[report.label_column], report.label_column)  # (rows,)
+    rows, id_column, label_column = report.rows, report.id_column, report.label_column
+    if label_column is None:  # no labels: nothing to mark
+        return events
+    labels = binary_labels(rows[label_column], label_column)  # (rows,)
     keys = rows[id_column].astype(str).to_numpy() if id_column else np.full(len(rows), "")
     numbers = rows["row"].to_numpy()
     labelled = {  # series key -> its labelled row numbers, sorted
@@ -238,7 +243,8 @@ def evaluate_section(report: ReportInput) -> str:
     labels = binary_labels(rows[report.label_column], report.label_column)
     scores = rows["score"].to_numpy(float)
     flags = rows["is_anomaly"].to_numpy(bool)  # the alerts `score` gives
-    result = evaluate_all(labels, scores, report.detector.threshold_, groups, flags)
+    threshold = report.detector.require_fitted().threshold
+    result = evaluate_all(labels, scores, threshold, groups, flags)
     table = [[label, *(r[key] for r in result.values())] for key, label in METRIC_LABELS.items()]
     return html_table(["metric", *EVALUATE_COLUMNS], table, "evaluate")
 
@@ -247,16 +253,16 @@ def evaluate_section(report: ReportInput) -> str:
 def build_report(report: ReportInput) -> str:
     """The whole page as one string."""
     rows, detector = report.rows, report.detector
+    threshold = detector.require_fitted().threshold
     events = find_events(report)
     if report.label_column is not None and not events.empty:
         events = mark_labelled(report, events)
     flagged = int(rows["is_anomaly"].sum())
     summary = (
         f"{len(rows):,} rows scored, {flagged:,} flagged ({flagged / max(len(rows), 1):.2%}), "
-        f"{len(events)} events; threshold {detector.threshold_:.4g}."
+        f"{len(events)} events; threshold {threshold:.4g}."
     )
-    dist = distribution_figure(detector.val_scores_, rows["score"].to_numpy(float),
-                               detector.threshold_)  # fmt: skip
+    dist = distribution_figure(detector.val_scores_, rows["score"].to_numpy(float), threshold)
     facts = html_table(["", "value"], [list(f) for f in model_facts(report.meta)], "model")
     sections = [
         f"<h1>lstmae report: {escape(report.data_name)}</h1>",
