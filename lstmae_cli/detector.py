@@ -46,8 +46,8 @@ from .scoring.thresholds import ThresholdRefit, fit_threshold
 from .scoring.trends import warn_trending
 from .state import FittedParts, FittedState, bundle_metadata
 
-# windows per forward pass when scoring: small batches stay in a CPU core's cache
-# (512 scored 400,000 rows 30 % faster than 4096 on 2 cores); a GPU wants large ones
+# windows per forward pass when scoring: small batches stay in a CPU core's cache, a GPU
+# wants large ones (measured: docs/speed.md, "Scoring")
 SCORE_BATCH_CPU, SCORE_BATCH_CUDA = 512, 8192
 SELF_CHECK_SHARE = 0.01  # train warns when its threshold flags more of its own rows
 SELF_CHECK_CHUNK = 65_536  # rows scored at a time by the self-check (bounded memory)

@@ -61,7 +61,7 @@ class TrainConfig:
 
     seq_len: int = 32
     stride: int = 1
-    score_stride: int | None = None  # None: seq_len // 4 (benchmarks/speed.py, README "Speed")
+    score_stride: int | None = None  # None: seq_len // 4 (docs/how-it-works.md, "Defaults")
     hidden: int = 64
     layers: int = 1
     arch: str = "linear"
@@ -78,7 +78,7 @@ class TrainConfig:
     seed: int = 0
     missing: str = DEFAULT_MISSING
     scoring: str = "normalized"
-    smooth: int | None = None  # None: seq_len // 4 (benchmarks/synthetic.py, README)
+    smooth: int | None = None  # None: seq_len // 4 (docs/how-it-works.md, "Defaults")
     threshold_method: str = "quantile"
     threshold_params: dict = field(default_factory=dict)
     max_windows_per_epoch: int | None = None

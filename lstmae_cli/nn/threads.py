@@ -6,20 +6,16 @@ torch starts one intra-op thread per core it sees, which goes wrong in two commo
   sees the host's cores, not the quota, and its threads are throttled;
 - a machine whose cores are busy with other work: OpenMP's threads wait for one another
   at the end of every small parallel region, and one of them is always waiting for a core.
-  On 2 cores beside two `yes > /dev/null`, one epoch of the demo trained in 38.5 s with
-  2 threads (60 s with OMP_WAIT_POLICY=ACTIVE) against 1.5 s with 1 thread, the loop
-  alone; whole commands in benchmarks/threads.py: 53-70 s against 16-21 s.
 
 So a command uses `min(allowed, free)` threads (at least 1), where `allowed` is the CPU
 affinity and the cgroup v2 / v1 quota (rounded up), and `free` is the online CPUs less
 the tasks of other processes that are runnable right now. `--threads N` overrides it;
 so does an `OMP_NUM_THREADS` (or `MKL_NUM_THREADS`) that the user set, which torch reads
 itself. And `OMP_WAIT_POLICY=PASSIVE` (unless set) makes OpenMP's waiting threads sleep
-instead of spinning, which limits the damage when other work starts after the choice:
-2 threads beside the two busy processes trained in 3.1 s instead of 38.5 s (loop), and
-whole commands took 17-24 s instead of 53-70 s; where the machine was less busy it made
-no difference beyond the noise. torch's inter-op pool is left alone: nothing here runs
-inter-op work.
+instead of spinning, which limits the damage when other work starts after the choice.
+torch's inter-op pool is left alone: nothing here runs inter-op work. What each of these
+costs or saves, measured: docs/speed.md ("Threads") and docs/troubleshooting.md ("Slow on
+a busy or shared machine").
 
 Torch-free except `applied`, which imports torch to set the number; the files read here
 are parameters, so the arithmetic is tested from fake ones.

@@ -6,8 +6,8 @@ still hold anomalous rows reconstruct their normal rows badly, then less so), so
 flags of one incident often come as several runs: the rows of such a short gap are flagged
 too, as `--level event` merges them into one event. And one odd raw row, spread by the
 trailing-mean smoothing over `smooth` rows, can cross the threshold on its own: an alert
-must span more rows than that (default min_rows = smooth + 1). Measured in
-benchmarks/synthetic.py (README "How good is it").
+must span more rows than that (default min_rows = smooth + 1). Their effect, measured:
+docs/how-it-works.md (`--merge-gap`, `--min-rows`).
 
 In a stream, rows wait only while their flag can still change: the rows of an alert until
 it spans `min_rows` rows (then they are emitted at once, and the rest of the alert as it

@@ -160,7 +160,7 @@ class ScoreSmoother:
 
     Causal, so a stream gives the same values whatever its chunk boundaries. It turns the
     single-row spikes of noisy reconstruction into nothing and sustained deviations into
-    alerts (measured in benchmarks/synthetic.py: false-alarm runs 49 -> 7).
+    alerts (measured: docs/how-it-works.md, `--smooth`).
     """
 
     def __init__(self, window: int = 1) -> None:

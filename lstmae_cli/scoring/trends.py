@@ -2,7 +2,7 @@
 
 A channel whose level keeps rising (or falling) while the model learns "normal" will
 most likely leave the training range later, and every row past it scores high: the
-main source of false alarms on SKAB (see README "How good is it"). The network cannot
+main source of false alarms on SKAB (docs/benchmarks.md, "SKAB"). The network cannot
 tell such drift from a fault; the user can, so train says so before it happens.
 """
 
