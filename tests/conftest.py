@@ -1,4 +1,6 @@
-"""Shared fixtures: small generated series with known anomalies and a tiny trained model."""
+"""Shared fixtures: small generated series with known anomalies and a tiny trained model.
+
+Shared constants and functions (FAST, make_frame, ...) are in helpers.py."""
 
 from __future__ import annotations
 
@@ -10,58 +12,7 @@ import pytest
 
 from sample_data.make_sample import inject, machine, with_time
 
-# Small and quick. The mechanics tests built on it (scores, events, views, thresholds) were
-# written against the tail calibration and Mahalanobis scoring of the first versions, so
-# FAST keeps those; the defaults (3 calibration folds, normalized scoring, drift allowance)
-# are exercised by test_calibration, test_drift, the machine-data quality floor and the
-# slow suites.
-FAST = {
-    "seq_len": 16,
-    "hidden": 16,
-    "epochs": 3,
-    "batch_size": 64,
-    "patience": 3,
-    "calibration_folds": 1,
-    "scoring": "mahalanobis",
-    "drift_rate": 0.0,
-}
-
-
-def make_frame(rows: int = 600, seed: int = 0, features: int = 3) -> pd.DataFrame:
-    """A small smooth multivariate series with a timestamp column."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(rows)
-    values = {
-        f"f{i}": np.sin(2 * np.pi * t / (40 + 7 * i) + i) + rng.normal(0, 0.05, rows)
-        for i in range(features)
-    }
-    frame = pd.DataFrame(values)
-    times = pd.date_range("2026-01-01", periods=rows, freq="min").strftime("%Y-%m-%d %H:%M:%S")
-    frame.insert(0, "timestamp", times)
-    return frame
-
-
-class FileCreatingPayload:
-    """Unpickling this creates `marker`: proof, if the file appears, that something unpickled."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (str(self.marker), "w"))
-
-
-def write_pickle_bomb(path: Path, marker: Path, maker: str = "pickle") -> Path:
-    """A file posing as a model whose loading by pickle / torch.load would create `marker`."""
-    import pickle
-
-    import torch
-
-    if maker == "pickle":
-        path.write_bytes(pickle.dumps(FileCreatingPayload(marker)))
-    else:
-        torch.save({"weights": FileCreatingPayload(marker)}, path)
-    return path
+from .helpers import FAST, make_frame
 
 
 @pytest.fixture(scope="session")

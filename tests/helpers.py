@@ -1,8 +1,11 @@
-"""Tolerances for scores computed twice, on whichever device the tests' models run.
+"""Shared test helpers: the small options and data most tests train on (FAST, make_frame),
+files that must never be unpickled (write_pickle_bomb), and tolerances for scores computed
+twice (below). Fixtures are in conftest.py.
 
-The tests train and load models with the default device, `auto`: CUDA when there is one.
-Scoring the same rows twice with other batches (chunked against the whole file, Parquet
-against CSV, partitions against one frame, the library against the CLI's stream):
+Tolerances for scores computed twice, on whichever device the tests' models run. The tests
+train and load models with the default device, `auto`: CUDA when there is one. Scoring the
+same rows twice with other batches (chunked against the whole file, Parquet against CSV,
+partitions against one frame, the library against the CLI's stream):
 
 - on the CPU they agree to float32 rounding or to the CSV's six significant digits, so
   each test keeps its own tolerance (`cpu`: from exact to 1e-5);
@@ -20,9 +23,63 @@ left to scripts/gpu_check.sh to show.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
+
+# Small and quick. The mechanics tests built on it (scores, events, views, thresholds) were
+# written against the tail calibration and Mahalanobis scoring of the first versions, so
+# FAST keeps those; the defaults (3 calibration folds, normalized scoring, drift allowance)
+# are exercised by test_calibration, test_drift, the machine-data quality floor and the
+# slow suites.
+FAST = {
+    "seq_len": 16,
+    "hidden": 16,
+    "epochs": 3,
+    "batch_size": 64,
+    "patience": 3,
+    "calibration_folds": 1,
+    "scoring": "mahalanobis",
+    "drift_rate": 0.0,
+}
+
+
+def make_frame(rows: int = 600, seed: int = 0, features: int = 3) -> pd.DataFrame:
+    """A small smooth multivariate series with a timestamp column."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    values = {
+        f"f{i}": np.sin(2 * np.pi * t / (40 + 7 * i) + i) + rng.normal(0, 0.05, rows)
+        for i in range(features)
+    }
+    frame = pd.DataFrame(values)
+    times = pd.date_range("2026-01-01", periods=rows, freq="min").strftime("%Y-%m-%d %H:%M:%S")
+    frame.insert(0, "timestamp", times)
+    return frame
+
+
+class FileCreatingPayload:
+    """Unpickling this creates `marker`: proof, if the file appears, that something unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def write_pickle_bomb(path: Path, marker: Path, maker: str = "pickle") -> Path:
+    """A file posing as a model whose loading by pickle / torch.load would create `marker`."""
+    import pickle
+
+    if maker == "pickle":
+        path.write_bytes(pickle.dumps(FileCreatingPayload(marker)))
+    else:
+        torch.save({"weights": FileCreatingPayload(marker)}, path)
+    return path
+
 
 ON_CUDA = torch.cuda.is_available()  # where `--device auto` (the tests' default) runs
 CUDA_RTOL = 1e-4

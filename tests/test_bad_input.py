@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from lstmae_cli.cli.app import app
 
-from .conftest import make_frame, write_pickle_bomb
+from .helpers import make_frame, write_pickle_bomb
 
 runner = CliRunner()
 TRAIN = ["--seq-len", "16", "--hidden", "8", "--epochs", "1", "--batch-size", "64", "-q"]

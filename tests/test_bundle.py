@@ -10,7 +10,7 @@ from lstmae_cli import Detector
 from lstmae_cli.bundle import load_bundle, save_bundle
 from lstmae_cli.errors import BundleError
 
-from .conftest import write_pickle_bomb
+from .helpers import write_pickle_bomb
 
 
 def test_round_trip_keeps_everything(tiny_model, small_frame):
@@ -184,7 +184,7 @@ def test_written_files_get_the_usual_permissions(tmp_path):
 
 def test_a_bundle_of_the_old_arch_name_loads(tmp_path, small_frame):
     """Bundles written before "seed" became "direct" load, and score as before."""
-    from .conftest import FAST
+    from .helpers import FAST
 
     detector = Detector(**(FAST | {"arch": "seed", "epochs": 1}))
     detector.fit([("small", small_frame)])

@@ -33,8 +33,7 @@ from lstmae_cli.dask_scoring import (  # noqa: E402
 )
 from lstmae_cli.errors import InputError, LstmaeError  # noqa: E402
 
-from .conftest import make_frame  # noqa: E402
-from .helpers import assert_frames_close  # noqa: E402
+from .helpers import assert_frames_close, make_frame  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MACHINES, ROWS = 6, 240

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from lstmae_cli.cli.app import app
 from lstmae_cli.errors import InputError
 
-from .conftest import make_frame
+from .helpers import make_frame
 
 runner = CliRunner()
 TINY = ["--seq-len", "16", "--hidden", "8", "--epochs", "2", "--batch-size", "64"]

@@ -22,8 +22,7 @@ from lstmae_cli import Detector
 from lstmae_cli.cli.app import app
 from lstmae_cli.errors import InputError, UsageError
 
-from .conftest import FAST, make_frame
-from .helpers import device_rtol
+from .helpers import FAST, device_rtol, make_frame
 
 runner = CliRunner()
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -25,8 +25,7 @@ from lstmae_cli.scoring.drift import track_series
 from lstmae_cli.scoring.folds import time_blocked_folds
 from lstmae_cli.scoring.rows import fit_score_model, score_observed
 
-from .conftest import FAST, make_frame
-from .helpers import device_rtol
+from .helpers import FAST, device_rtol, make_frame
 
 runner = CliRunner()
 TINY = ["--seq-len", "8", "--hidden", "8", "--batch-size", "64", "-q"]
