@@ -132,7 +132,7 @@ def test_smoother_is_a_trailing_mean_whatever_the_chunks(window):
 def test_smoothing_is_applied_per_series_at_score_and_fit_time(small_frame):
     from lstmae_cli import Detector
 
-    from .helpers import FAST
+    from ..helpers import FAST
 
     raw = Detector(**FAST, smooth=1).fit([("x", small_frame)])
     smoothed = Detector(**FAST, smooth=8).fit([("x", small_frame)])

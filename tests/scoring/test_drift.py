@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from lstmae_cli import Detector
 from lstmae_cli.scoring.drift import BLOCK, DriftTracker, track_series
 
-from .helpers import FAST, make_frame
+from ..helpers import FAST, make_frame
 
 
 @settings(max_examples=150, deadline=None)

@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 from lstmae_cli.cli.app import app
 from lstmae_cli.errors import InputError
 
-from .helpers import make_frame
+from ..helpers import make_frame
 
 runner = CliRunner()
 TINY = ["--seq-len", "16", "--hidden", "8", "--epochs", "2", "--batch-size", "64"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args, input: str | None = None):
@@ -287,7 +287,7 @@ class Tables:
     """The <table id=...> cells of a report page."""
 
     def __init__(self, path: Path) -> None:
-        from .test_views import parse_report
+        from ..views.test_views import parse_report
 
         self.tables = parse_report(path).tables
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from lstmae_cli.nn.model import LSTMAutoencoder, ModelConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from tutorial import LSTM_Autoencoder as SeedLSTMAutoencoder  # noqa: E402  (the seed's class)
 

@@ -4,7 +4,7 @@ Every error case: the exact exit code (1, or 2 for usage), exactly one line on s
 says what is wrong and where, no traceback, and no file left behind in the output folder
 (neither the output nor a temp file). Accepted oddities (BOM, delimiters, unsorted times,
 inf, constant columns, reordered columns) give the same scores as the clean file.
-Cases already covered elsewhere (tests/test_cli.py: missing feature named, reordered and
+Cases already covered elsewhere (tests/cli/test_cli.py: missing feature named, reordered and
 extra columns, CSV as model, --level bogus; tests/test_bundle.py: pickle / truncated /
 newer bundles in the library) are not repeated here.
 """
@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from lstmae_cli.cli.app import app
 
-from .helpers import make_frame, write_pickle_bomb
+from ..helpers import make_frame, write_pickle_bomb
 
 runner = CliRunner()
 TRAIN = ["--seq-len", "16", "--hidden", "8", "--epochs", "1", "--batch-size", "64", "-q"]

@@ -16,7 +16,7 @@ from lstmae_cli.cli.app import app
 from lstmae_cli.errors import LstmaeWarning
 from lstmae_cli.scoring.trends import MIN_ROWS, trend_strength, trending_features, warn_trending
 
-from .helpers import FAST, make_frame
+from ..helpers import FAST, make_frame
 
 runner = CliRunner()
 TRAIN = ["--seq-len", "16", "--hidden", "8", "--epochs", "1", "--batch-size", "64", "-q"]

@@ -17,7 +17,7 @@ from lstmae_cli.cli.app import app
 from lstmae_cli.errors import InputError, LstmaeWarning
 from lstmae_cli.scoring.folds import held_out_rows, time_blocked_folds
 
-from .helpers import FAST, make_frame
+from ..helpers import FAST, make_frame
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from lstmae_cli.cli.app import app
 from lstmae_cli.scoring.alerts import AlertFilter
 
-from .helpers import assert_frames_close
+from ..helpers import assert_frames_close
 
 
 def alerts_by_hand(flags: list[bool], gap: int, min_rows: int = 1) -> list[bool]:

@@ -26,7 +26,7 @@ from lstmae_cli.scoring.thresholds import (
     sigma_threshold,
 )
 
-from .helpers import device_rtol, p_value_bounds
+from ..helpers import device_rtol, p_value_bounds
 
 runner = CliRunner()
 FAST_ARGS = ["--seq-len", "16", "--hidden", "16", "--epochs", "2", "--batch-size", "64", "-q"]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from lstmae_cli import Detector
 from lstmae_cli.cli.app import app
 
-from .helpers import FAST, assert_frames_close, device_rtol, make_frame
+from ..helpers import FAST, assert_frames_close, device_rtol, make_frame
 
 runner = CliRunner()
 IDS = ("pump-a", "pump-b", "pump-c")

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from lstmae_cli.cli.app import app
 from lstmae_cli.io.pipe_reader import LineBatcher
 
-from .helpers import assert_frames_close, device_rtol
+from ..helpers import assert_frames_close, device_rtol
 
 runner = CliRunner()
 
@@ -293,7 +293,7 @@ def test_pipeline_recipes_use_real_options():
     import re
     from pathlib import Path
 
-    page = (Path(__file__).parents[1] / "docs" / "pipelines.md").read_text()
+    page = (Path(__file__).parents[2] / "docs" / "pipelines.md").read_text()
     text = page.replace("\\\n", " ")
     commands = re.findall(r"lstmae (train|score|threshold) ([^|\n]*)", text)
     assert {c for c, _ in commands} == {"train", "score", "threshold"}

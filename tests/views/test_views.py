@@ -20,7 +20,7 @@ from lstmae_cli.cli.views import sparkline
 from lstmae_cli.errors import InputError, UsageError
 from lstmae_cli.views.plot import make_view, one_series, plot_view, score_rows, zoom
 
-from .helpers import make_frame
+from ..helpers import make_frame
 
 runner = CliRunner()
 SPIKE = slice(300, 321)  # rows of the injected anomaly in `labelled_csv`

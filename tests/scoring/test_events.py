@@ -14,7 +14,7 @@ from lstmae_cli.cli.app import app
 from lstmae_cli.scoring.alerts import AlertFilter
 from lstmae_cli.scoring.levels import EventBuilder, events_from_rows
 
-from .helpers import FAST, assert_frames_close, make_frame
+from ..helpers import FAST, assert_frames_close, make_frame
 
 FEATURES = ["f0", "f1", "f2"]
 

@@ -10,7 +10,7 @@ import torch
 from lstmae_cli import Detector
 from lstmae_cli.errors import InputError
 
-from .helpers import FAST, device_rtol, make_frame
+from ..helpers import FAST, device_rtol, make_frame
 
 
 def test_same_seed_same_model_and_scores(small_frame):
