@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Collection, Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ import pandas as pd
 from ..errors import LstmaeError, UsageError
 from ..params import FORMATS
 from .outpath import atomic_path
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SIGNIFICANT_DIGITS = 6  # of the scores in CSV / JSONL output
 # p_value stays exact: it is compared with an alpha (p_value <= 0.1), and is a count ratio
@@ -126,15 +129,16 @@ def _write_csv(frame: pd.DataFrame, header: bool, handle: TextIO) -> None:
     text_header = ",".join(map(str, frame.columns)) + "\n" if header else ""
     binary = getattr(handle, "buffer", None)
     if binary is None:
-        handle.write(text_header + body.decode("utf-8"))
+        handle.write(text_header + bytes(body).decode("utf-8"))
         return
     handle.write(text_header)
     handle.flush()  # the header reaches the byte stream before the body
-    binary.write(body)
+    binary.write(memoryview(body))  # Arrow's buffer as it is: no copy into a bytes object
 
 
-def _arrow_csv(frame: pd.DataFrame) -> bytes | None:
-    """The rows of `frame` as CSV bytes, no header; None where pandas must write them.
+def _arrow_csv(frame: pd.DataFrame) -> pa.Buffer | None:
+    """The rows of `frame` as CSV bytes (an Arrow buffer), no header; None where pandas
+    must write them.
 
     Arrow would quote every string and write booleans as true/false; here booleans become
     True/False and nothing is quoted. Only plain columns take this path (numbers, booleans
@@ -161,7 +165,7 @@ def _arrow_csv(frame: pd.DataFrame) -> bytes | None:
         pa_csv.write_csv(pa.table(columns), sink, options)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
-    return sink.getvalue().to_pybytes()
+    return sink.getvalue()
 
 
 def _plain(series: pd.Series) -> bool:
@@ -182,8 +186,9 @@ def _arrow_column(series: pd.Series):
     """One column for Arrow: booleans as True/False text, times in their coarsest unit."""
     import pyarrow as pa
 
-    if series.dtype.kind == "b":
-        series = pd.Series(np.where(series.to_numpy(bool), "True", "False"))
+    if series.dtype.kind == "b":  # pandas' text, taken from a two-word dictionary in C++
+        flags = pa.array(series.to_numpy(bool).view(np.uint8))
+        return pa.array(["False", "True"]).take(flags)
     return _coarsest_time_unit(pa.Array.from_pandas(series.reset_index(drop=True)))
 
 
