@@ -14,8 +14,10 @@ batch 32, fp32. Steps, each printed beside its baseline with the ratio:
    epochs; lstmae at default options trains until its validation loss is at or below the
    tutorial's best (both losses are mean squared error per value in standardised units);
 3. scoring end to end, process start to exit, on a --rows x 8 CSV: `lstmae score` with
-   default options (and with --precision bf16) vs a tutorial script, taking turns three
-   times; rows/s (medians, ratios the median of per-round ratios) and peak RSS;
+   default options (and with --precision bf16) vs the tutorial script scoring in batches
+   of --tutorial-batch (32) and the same script in batches of --tutorial-big-batch (4096),
+   taking turns three times; rows/s (medians, ratios the median of per-round ratios
+   against each tutorial) and peak RSS;
 4. `lstmae --help` wall time;
 5. peak RSS of `lstmae train` on --train-rows rows;
 6. with a CUDA device: steps 1 and 3 again on it (scoring in process, the network and the
@@ -25,6 +27,8 @@ batch 32, fp32. Steps, each printed beside its baseline with the ratio:
    same machine's CPU with the validation loss each reaches, and `lstmae score` end to
    end on --gpu-rows x 8, CSV and Parquet in and out; without one the step says it was
    skipped.
+
+`--score-only` runs step 3 alone and prints it (writes nothing): for quick A/B runs.
 
 Writes benchmarks/results/speed.json, and with a CUDA device also the GPU rows alone to
 benchmarks/results/gpu.json. `--gpu-only` runs step 6 alone (what scripts/gpu_check.sh
@@ -341,10 +345,13 @@ pd.DataFrame({{"score": torch.cat(scores).numpy()}}).to_csv(sys.argv[2], index=F
 """
 
 
-def score_end_to_end(folder: Path, rows: int, batch: int, rounds: int = 3) -> dict:
+def score_end_to_end(
+    folder: Path, rows: int, batch: int, big_batch: int = 4096, rounds: int = 3
+) -> dict:
     """Step 3: process start to exit on a rows x 8 CSV.
 
-    The three commands take turns `rounds` times: seconds are medians, each ratio the
+    The four commands (the tutorial script in batches of `batch` and of `big_batch`,
+    lstmae fp32 and bf16) take turns `rounds` times: seconds are medians, each ratio the
     median of the per-round ratios, peak RSS the largest seen.
     """
     data, out = folder / "score.csv", folder / "scores.csv"
@@ -352,12 +359,16 @@ def score_end_to_end(folder: Path, rows: int, batch: int, rounds: int = 3) -> di
     model = folder / "model.safetensors"
     write_csv(folder / "train.csv", 20_000, seed=1)
     peak_rss(lstmae("train", str(folder / "train.csv"), "-o", str(model), "--epochs", "2", "-q"))
-    script = TUTORIAL_SCORE.format(
-        bench=str(ROOT / "benchmarks"), seq=TUTORIAL_SEQ, hidden=TUTORIAL_HIDDEN, batch=batch
-    )
-    results = {}
+    scripts = {
+        size: TUTORIAL_SCORE.format(
+            bench=str(ROOT / "benchmarks"), seq=TUTORIAL_SEQ, hidden=TUTORIAL_HIDDEN, batch=size
+        )
+        for size in (batch, big_batch)
+    }
+    results: dict = {"batch_sizes": {"tutorial": batch, "tutorial_big_batch": big_batch}}
     runs = {
-        "tutorial": python("-c", script, str(data), str(out)),
+        "tutorial": python("-c", scripts[batch], str(data), str(out)),
+        "tutorial_big_batch": python("-c", scripts[big_batch], str(data), str(out)),
         "lstmae": lstmae("score", str(model), str(data), "-o", str(out), "-q"),
         "lstmae_bf16": lstmae(
             "score", str(model), str(data), "-o", str(out), "-q", "--precision", "bf16"
@@ -375,9 +386,11 @@ def score_end_to_end(folder: Path, rows: int, batch: int, rounds: int = 3) -> di
             "peak_rss_mib": max(rss for rss, _ in pairs),
             "rounds_seconds": seconds,
         }
-    tutorial = np.array(results["tutorial"]["rounds_seconds"])
-    for name, key in (("lstmae", "ratio"), ("lstmae_bf16", "ratio_bf16")):
-        results[key] = float(np.median(tutorial / np.array(results[name]["rounds_seconds"])))
+    for baseline, suffix in (("tutorial", ""), ("tutorial_big_batch", "_big_batch")):
+        tutorial = np.array(results[baseline]["rounds_seconds"])
+        for name, key in (("lstmae", "ratio"), ("lstmae_bf16", "ratio_bf16")):
+            ours = np.array(results[name]["rounds_seconds"])
+            results[key + suffix] = float(np.median(tutorial / ours))
     return results
 
 
@@ -422,20 +435,7 @@ def report(r: dict) -> None:
     ratio = c["tutorial_seconds"] / c["lstmae_seconds"]
     label = f"seconds to val loss {c['tutorial_best_val_loss']:.4f}"
     print(f"{label:46} {c['tutorial_seconds']:>12.1f} {c['lstmae_seconds']:>12.1f} {ratio:>7.2f}x")
-    s = r["score"]
-    for name, key in (
-        ("score rows/s end to end", "lstmae"),
-        ("  same, --precision bf16", "lstmae_bf16"),
-    ):
-        ratio = s[key]["rows_per_s"] / s["tutorial"]["rows_per_s"]
-        print(
-            f"{name:46} {s['tutorial']['rows_per_s']:>12,.0f} {s[key]['rows_per_s']:>12,.0f}"
-            f" {ratio:>7.2f}x"
-        )
-    print(
-        f"{'score peak RSS MiB':46} {s['tutorial']['peak_rss_mib']:>12,.0f}"
-        f" {s['lstmae']['peak_rss_mib']:>12,.0f}"
-    )
+    report_score(r["score"])
     print(
         f"{'lstmae --help seconds (median of 5)':46} {'':>12} {r['help']['median_seconds']:>12.2f}"
     )
@@ -444,6 +444,31 @@ def report(r: dict) -> None:
     print(
         f"{'train peak RSS MiB, ' + format(m['rows'], ',') + ' rows':46} {'':>12}"
         f" {m['peak_rss_mib']:>12,.0f}"
+    )
+
+
+def report_score(s: dict) -> None:
+    """Step 3 beside both tutorials; ratios are medians of the per-turn ratios."""
+    sizes = s.get("batch_sizes", {"tutorial": 32, "tutorial_big_batch": 4096})
+    for baseline, suffix in (("tutorial", ""), ("tutorial_big_batch", "_big_batch")):
+        ours = (
+            ("score rows/s end to end", "lstmae", "ratio"),
+            ("  same, bf16", "lstmae_bf16", "ratio_bf16"),
+        )
+        for name, key, ratio_key in ours:
+            label = f"{name}, tutorial batch {sizes[baseline]}"
+            ratio = s[ratio_key + suffix]
+            print(
+                f"{label:46} {s[baseline]['rows_per_s']:>12,.0f} {s[key]['rows_per_s']:>12,.0f}"
+                f" {ratio:>7.2f}x"
+            )
+    for name in ("tutorial", "tutorial_big_batch", "lstmae", "lstmae_bf16"):
+        turns = ", ".join(f"{t:.2f}" for t in s[name]["rounds_seconds"])
+        print(f"{'  seconds per turn, ' + name:46} {turns}")
+    print(
+        f"{'score peak RSS MiB (tutorial batch 32 / 4096)':46}"
+        f" {s['tutorial']['peak_rss_mib']:>6,.0f} /{s['tutorial_big_batch']['peak_rss_mib']:>5,.0f}"
+        f" {s['lstmae']['peak_rss_mib']:>12,.0f}"
     )
 
 
@@ -486,6 +511,10 @@ def main() -> None:
     parser.add_argument("--loss-rows", type=int, default=6_000, help="rows for step 2")
     parser.add_argument("--tutorial-epochs", type=int, default=5)
     parser.add_argument("--tutorial-batch", type=int, default=32, help="tutorial scoring batch")
+    parser.add_argument(
+        "--tutorial-big-batch", type=int, default=4096, help="the second tutorial's batch"
+    )
+    parser.add_argument("--score-only", action="store_true", help="step 3 alone, printed")
     parser.add_argument("--train-rows", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--gpu-only", action="store_true", help="step 6 alone; writes gpu.json")
@@ -518,10 +547,16 @@ def main() -> None:
         report_gpu(result["gpu"])
         write_gpu(result)
         return
+    if args.score_only:
+        with tempfile.TemporaryDirectory() as folder:
+            batches = (args.tutorial_batch, args.tutorial_big_batch)
+            report_score(score_end_to_end(Path(folder), args.rows, *batches))
+        return
     result["train_throughput"] = train_throughput(values, args.train_windows)
     result["time_to_loss"] = time_to_loss(series(args.loss_rows, seed=3), args.tutorial_epochs)
     with tempfile.TemporaryDirectory() as folder:
-        result["score"] = score_end_to_end(Path(folder), args.rows, args.tutorial_batch)
+        batches = (args.tutorial_batch, args.tutorial_big_batch)
+        result["score"] = score_end_to_end(Path(folder), args.rows, *batches)
         result["help"] = help_time()
         result["train_memory"] = train_memory(Path(folder), args.train_rows)
     result["gpu"] = gpu_steps(values, args.train_windows, args.rows, args)

@@ -673,13 +673,6 @@ def score_big_batch(s: dict) -> list[list[str]]:
             f"{s['ratio_bf16_big_batch']:.1f}x",
             "",
         ],
-        [
-            f"peak RSS of the tutorial scoring in batches of {size}",
-            f"{big['peak_rss_mib']:,.0f} MiB",
-            "",
-            "",
-            "",
-        ],
     ]
 
 
@@ -732,8 +725,15 @@ def speed() -> list[str]:
         ],
         *score_big_batch(s),
         [
-            "peak RSS while scoring",
-            f"{s['tutorial']['peak_rss_mib']:,.0f} MiB",
+            "peak RSS while scoring"
+            + (" (tutorial: batches of 32 / 4096)" if "tutorial_big_batch" in s else ""),
+            f"{s['tutorial']['peak_rss_mib']:,.0f}"
+            + (
+                f" / {s['tutorial_big_batch']['peak_rss_mib']:,.0f}"
+                if "tutorial_big_batch" in s
+                else ""
+            )
+            + " MiB",
             f"{s['lstmae']['peak_rss_mib']:,.0f} MiB",
             "",
             "",
@@ -768,7 +768,8 @@ def speed() -> list[str]:
             f"({gs['lstmae_rows_per_s'] / gs['tutorial_rows_per_s']:.1f}x)."
         )
     machine = data.get("machine", {})
-    extra = f", {machine.get('threads', '?')} torch threads, median of three turns"
+    threads = machine.get("threads", "?")
+    extra = f", {threads} torch thread{'' if threads == 1 else 's'}, median of three turns"
     return paragraphs(lines, [source(SPEED, SPEED_RUN, extra)])
 
 
