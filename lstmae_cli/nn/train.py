@@ -147,9 +147,11 @@ def _train_epoch(
     if settings.max_windows_per_epoch:
         order = order[: settings.max_windows_per_epoch]
     order = distributed.shard(order)  # this rank's share; all of it in a single process
-    total, count = 0.0, 0
+    order = order.to(bank.rows.device)  # once: no copy (and on CUDA no sync) per batch
+    # the loss is summed on the device and read once per epoch: no host sync per step
+    total, count = torch.zeros((), dtype=torch.float64, device=bank.rows.device), 0
     for begin in range(0, len(order), settings.batch_size):
-        index = order[begin : begin + settings.batch_size].to(bank.rows.device)
+        index = order[begin : begin + settings.batch_size]
         windows = bank.batch(index)  # (batch, seq_len, features)
         observed = mask.batch(index) if mask is not None else None  # same shape, 1.0 / 0.0
         with amp.autocast():
@@ -157,9 +159,9 @@ def _train_epoch(
         loss = masked_mse(reconstruction.float(), windows, observed)
         optimizer.zero_grad(set_to_none=True)
         amp.backward_and_step(loss, optimizer)
-        total += loss.item() * len(index)
+        total += loss.detach().double() * len(index)
         count += len(index)
-    return distributed.mean_over_ranks(total, count)
+    return distributed.mean_over_ranks(float(total), count)
 
 
 def masked_mse(
@@ -192,7 +194,9 @@ def evaluate_loss(
     """
     model.eval()
     amp = amp or Amp(bank.rows.device, False)
-    total, entries = 0.0, 0.0
+    # sums stay on the device and are read once, below: no host sync per batch
+    total = torch.zeros((), dtype=torch.float64, device=bank.rows.device)
+    entries = torch.zeros((), dtype=torch.float64, device=bank.rows.device)
     share = distributed.contiguous_range(len(bank))
     with torch.inference_mode():
         for begin in range(share.start, share.stop, batch_size):
@@ -202,10 +206,10 @@ def evaluate_loss(
             observed = mask.batch(index) if mask is not None else None
             with amp.autocast():
                 reconstruction = model(windows).float()  # (batch, seq_len, features)
-            total += masked_mse(reconstruction, windows, observed, reduction="sum").item()
-            entries += windows.numel() if observed is None else float(observed.sum())
+            total += masked_mse(reconstruction, windows, observed, reduction="sum")
+            entries += windows.numel() if observed is None else observed.sum()
     model.train()
-    return distributed.mean_over_ranks(total, entries)
+    return distributed.mean_over_ranks(float(total), float(entries))
 
 
 # ------------------------------------------------------------ mixed precision on CUDA
