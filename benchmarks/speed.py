@@ -25,8 +25,9 @@ batch 32, fp32. Steps, each printed beside its baseline with the ratio:
    windows/s at lstmae's defaults (no tutorial settings), `lstmae train` end to end on
    --gpu-rows x 8 (2 epochs of 400,000 windows, as the issue measured) on CUDA and on the
    same machine's CPU with the validation loss each reaches, and `lstmae score` end to
-   end on --gpu-rows x 8, CSV and Parquet in and out; without one the step says it was
-   skipped.
+   end on --gpu-rows x 8, CSV and Parquet in and out; last, the same training on CUDA at
+   each (batch size, learning rate) of CUDA_CANDIDATES, to choose CUDA's defaults by the
+   validation loss they reach and their time. Without a GPU the step says it was skipped.
 
 `--score-only` runs step 3 alone and prints it (writes nothing): for quick A/B runs.
 
@@ -64,6 +65,7 @@ from lstmae_cli.nn.windows import WindowBank  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
 GPU_RESULTS = ROOT / "benchmarks" / "results" / "gpu.json"
+CUDA_CANDIDATES = ((1024, 0.004), (4096, 0.008))  # (batch size, learning rate) tried on CUDA
 TUTORIAL_SEQ, TUTORIAL_HIDDEN, TUTORIAL_BATCH = 50, 64, 32
 
 
@@ -189,6 +191,8 @@ def gpu_steps(values: np.ndarray, windows: int, rows: int, args=None, save=None)
             save(result)
         with tempfile.TemporaryDirectory() as folder:
             result["end_to_end"] = gpu_end_to_end(Path(folder), args.gpu_rows, args.gpu_cpu_train)
+            save(result)  # the candidates come last: a run cut short loses only them
+            result["batch_candidates"] = batch_candidates(Path(folder))
         save(result)
     return result
 
@@ -252,6 +256,29 @@ def gpu_end_to_end(folder: Path, rows: int, with_cpu: bool, device: str = "cuda"
         command = lstmae("score", str(model), str(source), "-o", str(out), "-q", *extra)
         rss, seconds = peak_rss([*command, "--device", device])
         result[name] = {"seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mib": rss}
+    return result
+
+
+def batch_candidates(folder: Path, device: str = "cuda") -> dict:
+    """`lstmae train` on gpu_end_to_end's file at each (batch size, learning rate) of
+    CUDA_CANDIDATES: does a large batch, with a learning rate grown with it, reach the CPU
+    defaults' validation loss, and how much sooner? (for device defaults, issue 19)"""
+    from lstmae_cli import Detector
+
+    data = folder / "big.csv"
+    train = ["train", str(data), "--epochs", "2", "--max-windows-per-epoch", "400000", "-q"]
+    result = {}
+    for batch, lr in CUDA_CANDIDATES:
+        model = folder / f"{device}-{batch}.safetensors"
+        options = ["--batch-size", str(batch), "--lr", str(lr), "--device", device]
+        _, seconds = peak_rss(lstmae(*train, "-o", str(model), *options))
+        history = Detector.load(model, device="cpu").history_
+        result[f"batch_{batch}"] = {
+            "batch_size": batch,
+            "lr": lr,
+            "seconds": seconds,
+            "val_loss": [h["val_loss"] for h in history],
+        }
     return result
 
 
@@ -499,6 +526,10 @@ def report_gpu(g: dict) -> None:
                 label = f"  train {rows} rows, 2 x 400k windows, {device} s"
                 best = min(run["val_loss"])
                 print(f"{label:46} {'':>12} {run['seconds']:>12.1f}   best val loss {best:.4f}")
+        for run in g.get("batch_candidates", {}).values():
+            label = f"  same, cuda, batch {run['batch_size']} lr {run['lr']} s"
+            best = min(run["val_loss"])
+            print(f"{label:46} {'':>12} {run['seconds']:>12.1f}   best val loss {best:.4f}")
         for name in ("score_csv", "score_parquet"):
             label = f"  {name.replace('_', ' ')} {rows} rows end to end, s"
             print(f"{label:46} {'':>12} {e[name]['seconds']:>12.2f}")
