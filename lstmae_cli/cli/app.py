@@ -188,9 +188,15 @@ for command in COMMANDS:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Called as the program itself (the `lstmae` script, `python -m lstmae_cli`), a command
+    that ended with an exit code leaves without the interpreter's finalization
+    (finish_process); called from other code (a test, a script), it raises SystemExit.
+    """
     from ..nn.threads import prepare_environment
 
+    top_level = sys._getframe(1).f_globals.get("__name__") == "__main__"
     prepare_environment()  # before torch is imported: OMP_WAIT_POLICY
     try:
         app()
@@ -198,12 +204,54 @@ def main() -> None:
         err("interrupted")
         exit_process(ExitStatus.INTERRUPTED)
     except SystemExit as done:
-        exit_process(done.code)
-    exit_process(ExitStatus.OK)
+        exit_process(done.code, finish=top_level)
+    exit_process(ExitStatus.OK, finish=top_level)
 
 
-def exit_process(code: int | str | None) -> NoReturn:
-    """sys.exit(code); but a torchrun rank that joined a process group leaves at once.
+def finish_process(code: int | str | None) -> None:
+    """After a command that succeeded (exit 0, or 3 from --fail-on-anomaly), leave now
+    when nothing is left for the interpreter's finalization to do.
+
+    Tearing down the interpreter after a command (freeing every module of torch, pandas
+    and pyarrow) costs 0.4-0.6 s of CPU per `lstmae score` (docs/speed.md). By the time a
+    command has returned its files are written, closed and renamed (every writer is a
+    `with` block inside the command), so this runs the `atexit` handlers, flushes stdout
+    and stderr, and calls os._exit(code). It returns, leaving the normal exit to the
+    caller, when finalization may still matter or time does not: any other exit (errors
+    and Ctrl-C keep the normal exit), another non-daemon thread still running
+    (finalization would wait for it), Dask imported (its clusters and worker processes
+    shut down cleanly at exit), a profiler or tracer attached (it reports when the program
+    ends), or a flush that fails (the normal exit reports it and exits 120, as before).
+    """
+    import threading
+
+    if code is None:
+        code = ExitStatus.OK
+    if not isinstance(code, int) or code not in (ExitStatus.OK, ExitStatus.ANOMALIES_FOUND):
+        return
+    if any(name in sys.modules for name in ("dask", "distributed")):
+        return
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        return
+    import atexit
+
+    atexit._run_exitfuncs()  # as finalization would: logging, multiprocessing, weakref.finalize
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(int(code))
+
+
+def exit_process(code: int | str | None, finish: bool = False) -> NoReturn:
+    """sys.exit(code); but a torchrun rank that joined a process group leaves at once,
+    and with `finish` (the program's own entry point) so does any other process where
+    finalization has nothing left to do (finish_process).
 
     After a gloo process group, interpreter finalization aborts now and then ("terminate
     called without an active exception", exit -6, after every `atexit` handler ran: seen
@@ -222,4 +270,6 @@ def exit_process(code: int | str | None) -> NoReturn:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    if finish:
+        finish_process(code)
     sys.exit(code)

@@ -202,6 +202,104 @@ def test_head_closing_the_pipe_is_quiet(tiny_model, small_csv):
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
 
 
+def test_score_as_a_program_writes_whole_files_and_its_exit_code(tmp_path, tiny_model, small_csv):
+    """`python -m lstmae_cli score`, which leaves by os._exit after a command succeeded:
+    the output file is complete (as the in-process run writes it), stdout too, and the
+    exit codes are 0, 3 with --fail-on-anomaly, 1 with a one-line error."""
+    expected = run("score", tiny_model, small_csv, "-q").stdout
+    out = tmp_path / "scores.csv"
+    done = subprocess.run(lstmae("score", tiny_model, small_csv, "-o", out, "-q"), check=False)
+    assert done.returncode == 0
+    assert out.read_text() == expected
+    piped = subprocess.run(lstmae("score", tiny_model, small_csv, "-q"), capture_output=True)
+    assert piped.returncode == 0 and piped.stdout.decode() == expected
+    flagged = tmp_path / "flagged.jsonl"
+    args = ("--threshold", "0", "--fail-on-anomaly", "-f", "jsonl", "-o", flagged)
+    done = subprocess.run(lstmae("score", tiny_model, small_csv, *args), capture_output=True)
+    assert done.returncode == 3, done.stderr
+    assert len(flagged.read_text().splitlines()) == len(expected.splitlines()) - 1
+    assert b"anomalous rows" in done.stderr  # the summary line reached stderr
+    parquet = tmp_path / "scores.parquet"
+    args = ("-f", "parquet", "-o", parquet, "-q")
+    assert subprocess.run(lstmae("score", tiny_model, small_csv, *args)).returncode == 0
+    assert len(pd.read_parquet(parquet)) == len(expected.splitlines()) - 1
+    failed = subprocess.run(
+        lstmae("score", tiny_model, tmp_path / "missing.csv", "-q"), capture_output=True, text=True
+    )
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("lstmae: error:") and len(failed.stderr.splitlines()) == 1
+
+
+FINISH_PROBE = """
+import atexit, sys
+from lstmae_cli.cli import main
+class Finalized:
+    def __del__(self):
+        print("finalized", flush=True)
+KEEP = Finalized()  # its __del__ runs only if the interpreter is torn down
+atexit.register(print, "atexit", flush=True)
+sys.argv = ["lstmae", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "finalized"),
+    [
+        (["--version"], 0, False),  # succeeded: atexit handlers, then os._exit
+        (["score", "missing.safetensors", "x.csv"], 1, True),  # an error: the normal exit
+        (["score", "--no-such-option"], 2, True),
+    ],
+)
+def test_the_program_skips_finalization_only_after_success(tmp_path, args, code, finalized):
+    done = subprocess.run(
+        [sys.executable, "-c", FINISH_PROBE, *args], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == code, done.stderr
+    lines = done.stdout.splitlines()
+    assert "atexit" in lines
+    assert ("finalized" in lines) == finalized
+
+
+def test_finish_process_keeps_the_normal_exit_when_finalization_matters(monkeypatch):
+    import threading
+
+    from lstmae_cli.cli import app as app_module
+
+    left: list[int] = []
+    monkeypatch.setattr(app_module.os, "_exit", left.append)
+    monkeypatch.setattr("atexit._run_exitfuncs", lambda: None)
+    monkeypatch.setattr(sys, "gettrace", lambda: None)  # as in a run without coverage
+    app_module.finish_process(None)
+    app_module.finish_process(3)
+    assert left == [0, 3]  # the recorded os._exit returns; the real one does not
+    for code in (1, 2, 130, "a message"):
+        app_module.finish_process(code)
+    monkeypatch.setitem(sys.modules, "distributed", sys)  # a Dask run: clusters to shut down
+    app_module.finish_process(0)
+    monkeypatch.delitem(sys.modules, "distributed")
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)  # a non-daemon thread still running
+    worker.start()
+    try:
+        app_module.finish_process(0)
+    finally:
+        release.set()
+        worker.join()
+    assert left == [0, 3]
+
+
+def test_main_called_from_code_raises_system_exit(monkeypatch):
+    """Only the program's own entry point leaves by os._exit; a caller gets SystemExit."""
+    from lstmae_cli.cli import app as app_module
+
+    monkeypatch.setattr(app_module.os, "_exit", lambda code: pytest.fail("os._exit"))
+    monkeypatch.setattr(sys, "argv", ["lstmae", "--version"])
+    with pytest.raises(SystemExit) as done:
+        app_module.main()
+    assert done.value.code in (0, None)
+
+
 def test_help_is_fast_and_does_not_import_torch():
     code = (
         "import sys; from lstmae_cli.cli.app import app; "
