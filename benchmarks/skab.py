@@ -123,11 +123,9 @@ def leaderboard(
         window_flags.append(skab_window_rule(scores[TRAIN_ROWS:], detector.threshold_))
         thresholds.append(detector.threshold_)
         normal.append(flagged[:TRAIN_ROWS])  # its own training rows, as `score` flags them
-        learned = detector.threshold_
         for multiple in multiples:
-            detector.threshold_ = multiple * learned
-            swept[multiple].append(score_rows(detector, frame, alerts)[0][TRAIN_ROWS:])
-        detector.threshold_ = learned
+            raised = detector.with_threshold(multiple * detector.threshold_)
+            swept[multiple].append(score_rows(raised, frame, alerts)[0][TRAIN_ROWS:])
     truth = np.concatenate(labels)
     honest = point_metrics(truth, np.concatenate(flags))
     window_rule = point_metrics(truth, np.concatenate(window_flags))

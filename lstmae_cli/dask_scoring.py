@@ -19,7 +19,6 @@ DDL string and needs no pyspark).
 
 from __future__ import annotations
 
-import copy
 import glob
 import logging
 import os
@@ -58,7 +57,7 @@ def cached_detector(path: str | Path, device: str = "auto", precision: str = "fp
 
     Keyed by the real path, the file's modification time and size, and the device and
     precision: a bundle rewritten at the same path is loaded again (and the old one dropped).
-    Callers must not change the returned object; take `copy.copy` to set a threshold.
+    Callers must not change the returned object; `with_threshold` gives a copy.
     """
     real = os.path.realpath(path)
     stat = os.stat(real)
@@ -107,10 +106,9 @@ class ScoreOptions:
 
 def _detector(path: str | Path, options: ScoreOptions) -> Detector:
     """The process's cached Detector with this run's threshold."""
-    detector = copy.copy(cached_detector(path, options.device, options.precision))
-    if options.threshold is not None:
-        detector.threshold_ = options.threshold
-    return detector
+    return cached_detector(path, options.device, options.precision).with_threshold(
+        options.threshold
+    )
 
 
 def _check_p_values(detector: Detector, path: str | Path, options: ScoreOptions) -> None:
@@ -203,8 +201,7 @@ def output_meta(
             if c != ORDER_COLUMN
         }
     )
-    probe = copy.copy(detector)
-    probe.threshold_ = -np.inf  # every row flagged: one event to take the columns from
+    probe = detector.with_threshold(-np.inf)  # every row flagged: one event to take columns from
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the made-up rows' duplicate times, range, ...
         frames = _score_frames(probe, [made_up], "<meta>", replace(options, only_anomalies=False))

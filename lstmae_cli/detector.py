@@ -154,10 +154,19 @@ class Detector:
 
     def __copy__(self) -> Detector:
         """A Detector sharing this one's options, network and arrays, with a FittedState of
-        its own: setting threshold_ on the copy leaves this one alone (dask_scoring.py)."""
+        its own: setting threshold_ on the copy leaves this one alone."""
         other = type(self).__new__(type(self))
         other.__dict__.update(self.__dict__)
         other.fitted_ = copy.copy(self.fitted_)
+        return other
+
+    def with_threshold(self, threshold: float | None) -> Detector:
+        """This Detector scoring with another threshold: a copy sharing its options, network
+        and arrays (None: this Detector itself). Neither this one nor its bundle changes."""
+        if threshold is None:
+            return self
+        other = copy.copy(self)
+        other.threshold_ = float(threshold)
         return other
 
     # ------------------------------------------------------------------ fit

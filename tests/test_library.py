@@ -106,6 +106,18 @@ def test_load_takes_the_scoring_precision_and_a_threshold(tiny_model, small_fram
     np.testing.assert_array_equal(weights, 1.0 / learned.score_model_.center)
 
 
+def test_with_threshold_is_a_copy_that_leaves_the_detector_alone(tiny_model, small_frame):
+    learned = Detector.load(tiny_model)
+    assert learned.with_threshold(None) is learned
+    strict = learned.with_threshold(1e9)
+    assert strict.threshold_ == 1e9 and learned.threshold_ != 1e9
+    assert strict.model_ is learned.model_  # the network is shared, not copied
+    assert not strict.score_frame(small_frame)["is_anomaly"].any()
+    everything = learned.with_threshold(-np.inf).score_frame(small_frame)
+    assert everything["is_anomaly"].all()
+    assert learned.score_frame(small_frame)["threshold"].eq(learned.threshold_).all()
+
+
 def test_scaling_out_recipes_use_real_options():
     from torch.distributed.run import get_args_parser
 
