@@ -31,6 +31,10 @@ class LSTMAutoencoder(nn.Module):
     arch "direct": decoder LSTM(hidden -> features), whose output is the reconstruction:
     exactly the seed's class (outputs are bounded by tanh to [-1, 1]); formerly "seed".
     arch "linear": decoder LSTM(hidden -> hidden) followed by Linear(hidden -> features).
+
+    The decoder takes its input time-major, (seq_len, batch, hidden): the LSTM kernels
+    run in that layout, so a batch-first input and output would be copied into it and
+    back. The outputs and gradients are the same as batch-first, bit for bit.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -40,11 +44,12 @@ class LSTMAutoencoder(nn.Module):
         self.config = config
         f, h, layers = config.n_features, config.hidden, config.layers
         self.encoder = nn.LSTM(f, h, num_layers=layers, batch_first=True)
+        # the decoder is time-major (the class docstring); the layout is not in the weights
         if config.arch == "direct":
-            self.decoder = nn.LSTM(h, f, num_layers=layers, batch_first=True)
+            self.decoder = nn.LSTM(h, f, num_layers=layers)
             self.head: nn.Module = nn.Identity()
         else:
-            self.decoder = nn.LSTM(h, h, num_layers=layers, batch_first=True)
+            self.decoder = nn.LSTM(h, h, num_layers=layers)
             self.head = nn.Linear(h, f)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,9 +59,11 @@ class LSTMAutoencoder(nn.Module):
 
     def decode(self, code: torch.Tensor, seq_len: int) -> torch.Tensor:
         """code: (batch, hidden) -> (batch, seq_len, features)."""
-        repeated = code.unsqueeze(1).expand(-1, seq_len, -1)  # (batch, seq_len, hidden)
-        out, _ = self.decoder(repeated)  # (batch, seq_len, features or hidden)
-        return self.head(out)  # (batch, seq_len, features)
+        repeated = code.unsqueeze(0).expand(seq_len, -1, -1)  # (seq_len, batch, hidden)
+        out, _ = self.decoder(repeated)  # (seq_len, batch, features or hidden)
+        if torch.is_grad_enabled():  # the head's weight gradient sums its rows batch-major,
+            return self.head(out.transpose(0, 1))  # in the same order as before: same training
+        return self.head(out).transpose(0, 1)  # (batch, seq_len, features), a view
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, seq_len, features) -> reconstruction of the same shape."""

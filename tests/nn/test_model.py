@@ -21,11 +21,38 @@ def test_direct_shapes():
     x = torch.randn(32, 50, 10)
     code = model.encode(x)
     assert code.shape == (32, 64)
-    repeated = code.unsqueeze(1).expand(-1, 50, -1)
-    assert repeated.shape == (32, 50, 64)
+    repeated = code.unsqueeze(0).expand(50, -1, -1)  # the decoder is time-major
+    assert repeated.shape == (50, 32, 64)
     decoded, _ = model.decoder(repeated)
-    assert decoded.shape == (32, 50, 10)
+    assert decoded.shape == (50, 32, 10)
     assert model(x).shape == (32, 50, 10)
+
+
+def test_time_major_decoder_is_bitwise_the_batch_first_one():
+    """The decoder runs time-major; outputs and gradients equal a batch-first decoder's."""
+    torch.manual_seed(3)
+    for arch in ("linear", "direct"):
+        ours = LSTMAutoencoder(ModelConfig(n_features=5, hidden=16, layers=2, arch=arch))
+        out_size = 16 if arch == "linear" else 5
+        batch_first = nn.LSTM(16, out_size, num_layers=2, batch_first=True)
+        batch_first.load_state_dict(ours.decoder.state_dict())
+
+        def reference(x, ours=ours, batch_first=batch_first):
+            code = ours.encode(x)
+            out, _ = batch_first(code.unsqueeze(1).expand(-1, x.size(1), -1))
+            return ours.head(out)
+
+        x = torch.randn(64, 20, 5)
+        with torch.no_grad():
+            assert torch.equal(ours(x), reference(x))
+        grads = []
+        for forward, decoder in ((ours, ours.decoder), (reference, batch_first)):
+            ours.zero_grad()
+            decoder.zero_grad()
+            forward(x).pow(2).mean().backward()
+            params = [*ours.encoder.parameters(), *decoder.parameters(), *ours.head.parameters()]
+            grads.append([p.grad.clone() for p in params])
+        assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
 
 
 def test_linear_variant_shapes_and_unbounded_output():
