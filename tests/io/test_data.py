@@ -209,3 +209,60 @@ def test_unsorted_and_duplicate_times_warn():
     messages = [str(w.message) for w in caught]
     assert any("duplicate time(s) in 't' (first at row 3)" in m for m in messages)
     assert any("not in time order" in m for m in messages)
+
+
+TIME_TEXTS = {
+    "iso": ["2026-01-01 00:00:00", "2026-01-01 00:00:01", "2026-01-01 00:00:01"],
+    "T and dates": ["2026-01-01T00:00:00", "2026-01-02", "2026-01-02 03:00"],
+    "nanoseconds": ["2026-01-01 00:00:00.123456789", "2026-01-01 00:00:01.5"],
+    "zone": ["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"],
+    "offset": ["2026-01-01T00:00:00+02:00", "2026-01-01T00:00:01+02:00"],
+    "missing": ["2026-01-01 00:00:00", None, "", "NaT"],
+    "a bad value": ["2026-01-01 00:00:00", "garbage", "2026-02-30"],
+    "not iso": ["01/02/2026 10:00", "01/03/2026 10:00"],
+    "zone name": ["2026-01-01 00:00:00 UTC", "2026-01-01 00:00:01 UTC"],
+    "out of range": ["2026-01-01", "99999-01-01"],
+    "numbers": ["1", "2"],
+}
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+@pytest.mark.parametrize("name", sorted(TIME_TEXTS))
+def test_parse_times_equals_pandas_mixed_format(name, dtype):
+    """parse_times reads ISO 8601 text alone first: the same times as format="mixed"."""
+    from lstmae_cli.io.data import parse_times
+
+    column = pd.Series(TIME_TEXTS[name], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = pd.to_datetime(column, errors="coerce", format="mixed")
+    parsed = parse_times(column)
+    assert parsed.dtype == expected.dtype
+    pd.testing.assert_series_equal(parsed, expected)
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        ["2026-01-01 00:00:00", "2026-01-01 00:00:01", "2026-01-01 00:00:02"],
+        [1.0, 2.0, 3.5],
+        [np.nan, 1.0, 2.0],
+        ["2026-01-01 00:00:00", None, "2026-01-01 00:00:02"],
+        ["2026-01-01 00:00:01", "2026-01-01 00:00:01", "2026-01-01 00:00:02"],
+        ["2026-01-01 00:00:02", "2026-01-01 00:00:01", "2026-01-01 00:00:03"],
+        ["2026-01-01 00:00:00"],
+    ],
+)
+def test_sort_by_time_warns_only_out_of_order_or_repeated_times(times):
+    from lstmae_cli.io.data import sort_by_time
+
+    frame = pd.DataFrame({"t": times, "v": np.arange(len(times), dtype=float)})
+    parsed = pd.to_datetime(frame["t"], format="mixed") if isinstance(times[0], str) else frame["t"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ordered = sort_by_time(frame, "t")
+    expected = frame.iloc[np.argsort(parsed.to_numpy(), kind="stable")]
+    pd.testing.assert_frame_equal(ordered, expected)
+    messages = " ".join(str(w.message) for w in caught)
+    assert ("duplicate time" in messages) == bool((parsed.duplicated() & parsed.notna()).any())
+    assert ("not in time order" in messages) == (not parsed.is_monotonic_increasing)
