@@ -190,13 +190,15 @@ for command in COMMANDS:
 def main() -> None:
     """Console-script entry point.
 
-    Called as the program itself (the `lstmae` script, `python -m lstmae_cli`), a command
-    that ended with an exit code leaves without the interpreter's finalization
-    (finish_process); called from other code (a test, a script), it raises SystemExit.
+    Called by the program's own __main__ module (the `lstmae` script, `python -m
+    lstmae_cli`), a command that ended with an exit code leaves without the interpreter's
+    finalization (finish_process); called from any other module or frame (a test, a
+    script's function, runpy.run_module), it raises SystemExit.
     """
     from ..nn.threads import prepare_environment
 
-    top_level = sys._getframe(1).f_globals.get("__name__") == "__main__"
+    main_module = sys.modules.get("__main__")  # run_module(run_name="__main__") is not it
+    top_level = main_module is not None and sys._getframe(1).f_globals is vars(main_module)
     prepare_environment()  # before torch is imported: OMP_WAIT_POLICY
     try:
         app()

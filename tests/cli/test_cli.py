@@ -270,8 +270,12 @@ def test_finish_process_keeps_the_normal_exit_when_finalization_matters(monkeypa
     monkeypatch.setattr(app_module.os, "_exit", left.append)
     monkeypatch.setattr("atexit._run_exitfuncs", lambda: None)
     monkeypatch.setattr(sys, "gettrace", lambda: None)  # as in a run without coverage
-    app_module.finish_process(None)
-    app_module.finish_process(3)
+    for name in ("dask", "distributed"):  # imported by other tests in this process
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with monkeypatch.context() as alone:  # other tests' threads left aside
+        alone.setattr(threading, "enumerate", lambda: [threading.main_thread()])
+        app_module.finish_process(None)
+        app_module.finish_process(3)
     assert left == [0, 3]  # the recorded os._exit returns; the real one does not
     for code in (1, 2, 130, "a message"):
         app_module.finish_process(code)
