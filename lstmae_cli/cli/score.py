@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ExitStatus, LstmaeError, UsageError
-from .console import err
+from .console import err, settle_heap
 from .options import (
     Device,
     DeviceOpt,
@@ -126,6 +126,7 @@ def score(
     detector = Detector.load(
         model, device=device.value, precision=precision.value, threshold=threshold
     )
+    settle_heap()  # torch, pandas and the model are loaded
     if p_values and level != Level.row:
         raise UsageError("--p-values is for --level row")
     began = time.perf_counter()

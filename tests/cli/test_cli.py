@@ -320,3 +320,18 @@ def test_python_dash_m_works(tmp_path):
     out = subprocess.run(lstmae("--version"), capture_output=True, text=True, check=True)
     assert out.stdout.startswith("lstmae ")
     assert Path(sys.executable).exists()
+
+
+def test_only_the_program_freezes_the_heap(monkeypatch, tiny_model, small_csv):
+    """settle_heap (gc.freeze after score's imports) runs in the program's own run only."""
+    import gc
+
+    from lstmae_cli.cli import console
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    assert run("score", tiny_model, small_csv, "-q").exit_code == 0
+    assert frozen == []  # in process (CliRunner): never
+    monkeypatch.setitem(console.STATE, "program", True)
+    console.settle_heap()
+    assert frozen == [True]
