@@ -228,22 +228,12 @@ def gpu_end_to_end(folder: Path, rows: int, with_cpu: bool, device: str = "cuda"
     """
     import pandas as pd
 
-    from lstmae_cli import Detector
-
     data, parquet = folder / "big.csv", folder / "big.parquet"
     write_csv(data, rows, seed=5)
     pd.read_csv(data).to_parquet(parquet)
     result: dict = {"rows": rows}
-    train = ["train", str(data), "--epochs", "2", "--max-windows-per-epoch", "400000", "-q"]
     for on in (device, "cpu") if with_cpu else (device,):
-        model = folder / f"{on}.safetensors"
-        rss, seconds = peak_rss(lstmae(*train, "-o", str(model), "--device", on))
-        history = Detector.load(model, device="cpu").history_
-        result[f"train_{on}"] = {
-            "seconds": seconds,
-            "peak_rss_mib": rss,
-            "val_loss": [h["val_loss"] for h in history],
-        }
+        result[f"train_{on}"] = train_end_to_end(data, folder / f"{on}.safetensors", on)
     if with_cpu:
         result[f"train_cpu_over_{device}"] = (
             result["train_cpu"]["seconds"] / result[f"train_{device}"]["seconds"]
@@ -263,23 +253,25 @@ def batch_candidates(folder: Path, device: str = "cuda") -> dict:
     """`lstmae train` on gpu_end_to_end's file at each (batch size, learning rate) of
     CUDA_CANDIDATES: does a large batch, with a learning rate grown with it, reach the CPU
     defaults' validation loss, and how much sooner? (for device defaults, issue 19)"""
-    from lstmae_cli import Detector
-
-    data = folder / "big.csv"
-    train = ["train", str(data), "--epochs", "2", "--max-windows-per-epoch", "400000", "-q"]
     result = {}
     for batch, lr in CUDA_CANDIDATES:
         model = folder / f"{device}-{batch}.safetensors"
-        options = ["--batch-size", str(batch), "--lr", str(lr), "--device", device]
-        _, seconds = peak_rss(lstmae(*train, "-o", str(model), *options))
-        history = Detector.load(model, device="cpu").history_
-        result[f"batch_{batch}"] = {
-            "batch_size": batch,
-            "lr": lr,
-            "seconds": seconds,
-            "val_loss": [h["val_loss"] for h in history],
-        }
+        run = train_end_to_end(
+            folder / "big.csv", model, device, "--batch-size", str(batch), "--lr", str(lr)
+        )
+        result[f"batch_{batch}"] = {"batch_size": batch, "lr": lr} | run
     return result
+
+
+def train_end_to_end(data: Path, model: Path, device: str, *options: str) -> dict:
+    """`lstmae train` as a process, 2 epochs of at most 400,000 windows (issue 19's runs):
+    its seconds, peak RSS and the validation loss of each epoch."""
+    from lstmae_cli import Detector
+
+    command = lstmae("train", str(data), "--epochs", "2", "--max-windows-per-epoch", "400000")
+    rss, seconds = peak_rss([*command, "-q", "-o", str(model), "--device", device, *options])
+    history = Detector.load(model, device="cpu").history_
+    return {"seconds": seconds, "peak_rss_mib": rss, "val_loss": [h["val_loss"] for h in history]}
 
 
 def gpu_score(values: np.ndarray, device: str = "cuda") -> dict:
