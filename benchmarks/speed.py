@@ -25,9 +25,12 @@ batch 32, fp32. Steps, each printed beside its baseline with the ratio:
    windows/s at lstmae's defaults (no tutorial settings), `lstmae train` end to end on
    --gpu-rows x 8 (2 epochs of 400,000 windows, as the issue measured) on CUDA and on the
    same machine's CPU with the validation loss each reaches, and `lstmae score` end to
-   end on --gpu-rows x 8, CSV and Parquet in and out; last, the same training on CUDA at
-   each (batch size, learning rate) of CUDA_CANDIDATES, to choose CUDA's defaults by the
-   validation loss they reach and their time. Without a GPU the step says it was skipped.
+   end on --gpu-rows x 8, CSV and Parquet in and out; the validation loss the CPU
+   defaults reach in 2 epochs of --gpu-loop-windows windows (in process, all CPU cores)
+   and how long CUDA at its own defaults takes to reach it (time_to_cpu_loss); last, the
+   loop's windows/s on CUDA at each batch of CUDA_LOOP_BATCHES (with batch_lr.py's losses
+   per epoch, the data to revisit CUDA's batch rule). Without a GPU the step says it was
+   skipped.
 
 `--score-only` runs step 3 alone and prints it (writes nothing): for quick A/B runs.
 
@@ -41,6 +44,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import platform
 import sys
 import tempfile
@@ -65,7 +69,7 @@ from lstmae_cli.nn.windows import WindowBank  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
 GPU_RESULTS = ROOT / "benchmarks" / "results" / "gpu.json"
-CUDA_CANDIDATES = ((1024, 0.004), (4096, 0.008))  # (batch size, learning rate) tried on CUDA
+CUDA_LOOP_BATCHES = (1024, 2048, 4096, 8192)  # the loop's windows/s on CUDA at each
 TUTORIAL_SEQ, TUTORIAL_HIDDEN, TUTORIAL_BATCH = 50, 64, 32
 
 
@@ -189,36 +193,55 @@ def gpu_steps(values: np.ndarray, windows: int, rows: int, args=None, save=None)
         for device, n in (("cuda", args.gpu_loop_windows), ("cpu", args.cpu_loop_windows)):
             result["train_loop_defaults"][device] = default_loop_rate(device, n)
             save(result)
+        result["time_to_cpu_loss"] = time_to_cpu_loss(args.gpu_rows, args.gpu_loop_windows)
+        save(result)
         with tempfile.TemporaryDirectory() as folder:
             result["end_to_end"] = gpu_end_to_end(Path(folder), args.gpu_rows, args.gpu_cpu_train)
-            save(result)  # the candidates come last: a run cut short loses only them
-            result["batch_candidates"] = batch_candidates(Path(folder))
+            save(result)  # the other batch sizes come last: a run cut short loses only them
+        result["train_loop_batches"] = {
+            str(batch): default_loop_rate("cuda", args.gpu_loop_windows, batch)
+            for batch in CUDA_LOOP_BATCHES
+        }
         save(result)
     return result
 
 
-def default_loop_rate(device: str, windows: int) -> dict:
-    """Windows/s of lstmae's training loop at its defaults (seq_len, hidden, batch, lr).
+def default_loop_rate(device: str, windows: int, batch: int | None = None) -> dict:
+    """Windows/s of lstmae's training loop at its defaults (seq_len, hidden, and the batch
+    and learning rate `lstmae train` picks on `device` for an epoch of `windows` windows;
+    or the batch given, at the rate the CUDA rule gives it).
 
     One epoch of `windows` windows after a short warm-up (CUDA context, cuDNN plans);
     forward, backward and step, no validation.
     """
     from lstmae_cli.detector import DetectorParams
+    from lstmae_cli.params import CPU_BATCH_SIZE, CPU_LR, training_pace
 
     p = DetectorParams()
+    batch, lr = training_pace(device, windows, batch, None)
+    if batch != CPU_BATCH_SIZE:
+        lr = CPU_LR * math.sqrt(batch / CPU_BATCH_SIZE)  # the CUDA rule's rate for it
     values = series(windows + p.seq_len, seed=6)
     bank = WindowBank.from_series([values], p.seq_len, 1)
     empty = WindowBank.from_series([], p.seq_len, 1)
     config = ModelConfig(8, p.hidden, p.layers, p.arch)
-    warm = TrainSettings(epochs=1, device=device, max_windows_per_epoch=min(windows, 4096))
+    pace = {"batch_size": batch, "lr": lr, "device": device}
+    warm = TrainSettings(epochs=1, max_windows_per_epoch=min(windows, 4 * batch), **pace)
     train_autoencoder(config, bank, empty, warm)
-    settings = TrainSettings(epochs=1, device=device, max_windows_per_epoch=windows)
+    settings = TrainSettings(epochs=1, max_windows_per_epoch=windows, **pace)
     synchronize(device)
     began = time.perf_counter()
     train_autoencoder(config, bank, empty, settings)
     synchronize(device)
     seconds = time.perf_counter() - began
-    return {"windows": windows, "seconds": seconds, "windows_per_s": windows / seconds}
+    return {
+        "device": device,
+        "windows": windows,
+        "batch_size": batch,
+        "lr": lr,
+        "seconds": seconds,
+        "windows_per_s": windows / seconds,
+    }
 
 
 def gpu_end_to_end(folder: Path, rows: int, with_cpu: bool, device: str = "cuda") -> dict:
@@ -249,18 +272,74 @@ def gpu_end_to_end(folder: Path, rows: int, with_cpu: bool, device: str = "cuda"
     return result
 
 
-def batch_candidates(folder: Path, device: str = "cuda") -> dict:
-    """`lstmae train` on gpu_end_to_end's file at each (batch size, learning rate) of
-    CUDA_CANDIDATES: does a large batch, with a learning rate grown with it, reach the CPU
-    defaults' validation loss, and how much sooner? (for device defaults, issue 19)"""
-    result = {}
-    for batch, lr in CUDA_CANDIDATES:
-        model = folder / f"{device}-{batch}.safetensors"
-        run = train_end_to_end(
-            folder / "big.csv", model, device, "--batch-size", str(batch), "--lr", str(lr)
-        )
-        result[f"batch_{batch}"] = {"batch_size": batch, "lr": lr} | run
-    return result
+def time_to_cpu_loss(
+    rows: int, windows: int, cpu_epochs: int = 2, most: int = 16, device: str = "cuda"
+) -> dict:
+    """Issue 19's training target in process: the validation loss the CPU defaults reach
+    in `cpu_epochs` epochs of `windows` windows (on all the CPU's cores), and how long the
+    CPU and CUDA, each at the batch and rate `lstmae train` picks there, take to reach it
+    (CUDA: at most `most` epochs). The same data and split on both: the first 80 % of
+    series(rows) trains, the last 20 % validates; every epoch's validation counts."""
+    from lstmae_cli.detector import DetectorParams
+
+    p = DetectorParams()
+    values = series(rows, seed=5)
+    n_train = int(rows * 0.8)
+    train = WindowBank.from_series([values[:n_train]], p.seq_len, 1)
+    val = WindowBank.from_series([values[n_train:]], p.seq_len, 1)
+    config = ModelConfig(8, p.hidden, p.layers, p.arch)
+    cpu = timed_training(config, train, val, "cpu", cpu_epochs, windows)
+    target = min(cpu["val_loss"])
+    cuda = timed_training(config, train, val, device, most, windows, target)
+    return {
+        "rows": rows,
+        "windows_per_epoch": windows,
+        "target_val_loss": target,
+        "cpu": cpu,
+        "cuda": cuda,
+        "cpu_over_cuda": cpu["seconds"] / cuda["seconds"] if cuda["reached"] else None,
+    }
+
+
+def timed_training(
+    config: ModelConfig,
+    train: WindowBank,
+    val: WindowBank,
+    device: str,
+    epochs: int,
+    windows: int,
+    target: float | None = None,
+) -> dict:
+    """Train at `device`'s default batch and rate until `epochs` are done or the
+    validation loss is at or below `target`: seconds, epochs and each epoch's loss."""
+    from lstmae_cli.params import training_pace
+
+    batch, lr = training_pace(device, min(windows, len(train)), None, None)
+    settings = TrainSettings(epochs, batch, lr, epochs, 0, device, windows)
+    history: list[float] = []
+    began = time.perf_counter()
+    reached: dict = {}
+
+    def check(record: dict) -> None:
+        history.append(record["val_loss"])
+        if target is not None and record["val_loss"] <= target:
+            reached["seconds"] = time.perf_counter() - began
+            raise ReachedTarget
+
+    synchronize(device)
+    with contextlib.suppress(ReachedTarget):
+        train_autoencoder(config, train, val, settings, check)
+    synchronize(device)
+    seconds = reached.get("seconds", time.perf_counter() - began)
+    return {
+        "batch_size": batch,
+        "lr": lr,
+        "threads": torch.get_num_threads(),
+        "seconds": seconds,
+        "epochs": len(history),
+        "val_loss": history,
+        "reached": target is None or bool(reached),
+    }
 
 
 def train_end_to_end(data: Path, model: Path, device: str, *options: str) -> dict:
@@ -338,7 +417,7 @@ def ours_time_to(values: np.ndarray, n_train: int, target: float) -> dict:
 
     train = WindowBank.from_series([values[:n_train]], p.seq_len, p.stride)
     val = WindowBank.from_series([values[n_train:]], p.seq_len, p.stride)
-    settings = TrainSettings(100, p.batch_size, p.lr, 100, 0, "cpu")
+    settings = TrainSettings(100, patience=100, seed=0, device="cpu")
     with contextlib.suppress(ReachedTarget):
         train_autoencoder(ModelConfig(8, p.hidden, p.layers, p.arch), train, val, settings, check)
     seconds = reached.get("seconds", float("nan"))
@@ -506,9 +585,21 @@ def report_gpu(g: dict) -> None:
             f" {s['lstmae_rows_per_s']:>12,.0f} {ratio:>7.2f}x"
         )
     if "train_loop_defaults" in g:
-        for device, loop in g["train_loop_defaults"].items():
-            label = f"  train loop windows/s at defaults, {device}"
+        loops = list(g["train_loop_defaults"].values()) + list(
+            g.get("train_loop_batches", {}).values()
+        )
+        for loop in loops:
+            label = f"  train loop windows/s, {loop.get('device', '')} batch {loop['batch_size']}"
             print(f"{label:46} {'':>12} {loop['windows_per_s']:>12,.0f}")
+    t = g.get("time_to_cpu_loss")
+    if t:
+        for device in ("cpu", "cuda"):
+            run = t[device]
+            label = (
+                f"  s to val loss {t['target_val_loss']:.4g}, {device} batch {run['batch_size']}"
+            )
+            note = f"   {run['epochs']} epochs" + ("" if run["reached"] else ", not reached")
+            print(f"{label:46} {'':>12} {run['seconds']:>12.1f}{note}")
     e = g.get("end_to_end")
     if e:
         rows = format(e["rows"], ",")
@@ -518,10 +609,6 @@ def report_gpu(g: dict) -> None:
                 label = f"  train {rows} rows, 2 x 400k windows, {device} s"
                 best = min(run["val_loss"])
                 print(f"{label:46} {'':>12} {run['seconds']:>12.1f}   best val loss {best:.4f}")
-        for run in g.get("batch_candidates", {}).values():
-            label = f"  same, cuda, batch {run['batch_size']} lr {run['lr']} s"
-            best = min(run["val_loss"])
-            print(f"{label:46} {'':>12} {run['seconds']:>12.1f}   best val loss {best:.4f}")
         for name in ("score_csv", "score_parquet"):
             label = f"  {name.replace('_', ' ')} {rows} rows end to end, s"
             print(f"{label:46} {'':>12} {e[name]['seconds']:>12.2f}")

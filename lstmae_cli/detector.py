@@ -26,9 +26,16 @@ from .nn import distributed
 from .nn.checkpoint import CHECKPOINT_KIND, Checkpointing
 from .nn.model import LSTMAutoencoder, ModelConfig
 from .nn.scaling import AffineScaler, fit_scaler
-from .nn.train import TrainResult, TrainSettings, mask_bank, resolve_device, train_autoencoder
+from .nn.train import (
+    TrainResult,
+    TrainSettings,
+    device_type,
+    mask_bank,
+    resolve_device,
+    train_autoencoder,
+)
 from .nn.windows import WindowBank
-from .params import LEVELS, DetectorParams, TrainConfig
+from .params import LEVELS, DetectorParams, TrainConfig, training_pace
 from .scoring.alerts import AlertRules
 from .scoring.drift import track_series
 from .scoring.folds import Fold, check_fold_sizes, take, time_blocked_folds
@@ -131,8 +138,8 @@ class Detector:
         calibration_folds: int = _D.calibration_folds,
         drift_rate: float = _D.drift_rate,
         epochs: int = _D.epochs,
-        batch_size: int = _D.batch_size,
-        lr: float = _D.lr,
+        batch_size: int | None = _D.batch_size,
+        lr: float | None = _D.lr,
         patience: int = _D.patience,
         seed: int = _D.seed,
         missing: str = _D.missing,
@@ -200,6 +207,7 @@ class Detector:
         scaled = [track_series(self.scaler_.transform(s.values), p.drift_rate) for s in series]
         stacked = np.concatenate(take(scaled, final.train))  # (rows, features)
         self.range_ = (stacked.min(axis=0), stacked.max(axis=0))
+        pace = self._choose_pace(train_parts)
         if checkpoint is not None:
             checkpoint.check = {"data": self.data_info_["sha256"], "options": _resume_key(p)}
         observed = _observed_masks(series)
@@ -207,6 +215,7 @@ class Detector:
         for number, fold in enumerate(folds):
             result = self._train_fold(
                 fold,
+                pace,
                 scaled,
                 observed,
                 _fold_progress(on_epoch, number, len(folds)),
@@ -253,8 +262,24 @@ class Detector:
         raw = [score_observed(score_model, e, m) for e, m in zip(errors, masks, strict=True)]
         return smooth_series(raw, self.params.resolved_smooth)
 
-    def _train_fold(self, fold: Fold, scaled, observed, on_epoch, checkpoint) -> TrainResult:
-        """Train a network on the fold's training spans, early-stopping on its held-out span."""
+    def _choose_pace(self, train_parts: list[np.ndarray]) -> tuple[int, float]:
+        """The (batch size, learning rate) the networks train with: the given ones, else
+        chosen for the device and the windows of an epoch (params.training_pace). Written
+        into `params`, so that the bundle records them."""
+        p = self.params
+        windows = sum(max(0, (len(part) - p.seq_len) // p.stride + 1) for part in train_parts)
+        if p.max_windows_per_epoch is not None:
+            windows = min(windows, p.max_windows_per_epoch)
+        per_process = -(-windows // distributed.world_size())  # under torchrun: one rank's
+        on = device_type(p.device)
+        p.batch_size, p.lr = training_pace(on, per_process, p.batch_size, p.lr)
+        return p.batch_size, p.lr
+
+    def _train_fold(
+        self, fold: Fold, pace: tuple[int, float], scaled, observed, on_epoch, checkpoint
+    ) -> TrainResult:
+        """Train a network on the fold's training spans, early-stopping on its held-out span;
+        pace: (batch size, learning rate)."""
         p = self.params
         held_spans = [[span] for span in fold.held]
         masks: tuple[WindowBank | None, WindowBank | None] = (None, None)
@@ -270,8 +295,7 @@ class Detector:
             WindowBank.from_series(take(scaled, held_spans), p.seq_len, p.stride),
             TrainSettings(
                 p.epochs,
-                p.batch_size,
-                p.lr,
+                *pace,
                 p.patience,
                 p.seed,
                 p.device,

@@ -25,6 +25,13 @@ PRECISIONS = ("auto", "fp32", "bf16")  # the network's float type when scoring
 LEVELS = ("row", "window", "event")  # what `score` writes
 FORMATS = ("csv", "jsonl", "parquet")  # io/output.py
 
+# --batch-size and --lr when not given, by the device that trains (training_pace): the
+# CPU's; on CUDA the batch doubles from the CPU's while an epoch keeps at least
+# CUDA_MIN_STEPS steps, up to CUDA_MAX_BATCH, and the rate grows with its square root
+# (benchmarks/batch_lr.py, docs/speed.md "Batch size and learning rate on a GPU")
+CPU_BATCH_SIZE, CPU_LR = 128, 2e-3
+CUDA_MAX_BATCH, CUDA_MIN_STEPS = 1024, 100
+
 # Threshold method -> its parameters and their defaults (None: required); the fitting
 # functions are scoring/thresholds.py's FITS, in this order.
 THRESHOLD_METHODS: dict[str, dict[str, float | None]] = {
@@ -72,8 +79,8 @@ class TrainConfig:
     calibration_folds: int = 3  # time-blocked cross-fitting (folds.py); 1: the tail only
     drift_rate: float = 0.001  # scaled units per row a level may drift unflagged (drift.py)
     epochs: int = 30
-    batch_size: int = 128
-    lr: float = 2e-3
+    batch_size: int | None = None  # None: chosen for the device by `fit` (training_pace)
+    lr: float | None = None  # None: likewise; the bundle records the values used
     patience: int = 5
     seed: int = 0
     missing: str = DEFAULT_MISSING
@@ -101,7 +108,7 @@ class TrainConfig:
     def validate(self) -> None:  # noqa: C901 (one flat check per parameter)
         positive = ("seq_len", "stride", "score_stride", "smooth", "hidden", "layers", "epochs")
         for name in (*positive, "batch_size", "patience"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
         if self.seq_len < 2:
             raise UsageError("--seq-len must be at least 2")
@@ -113,7 +120,7 @@ class TrainConfig:
             raise UsageError("--calibration-folds must be at least 1")
         if not 0.0 <= self.val_fraction < 1.0:
             raise UsageError("--val-fraction must be in [0, 1)")
-        if self.lr <= 0:
+        if self.lr is not None and self.lr <= 0:
             raise UsageError("--lr must be positive")
         if self.max_windows_per_epoch is not None and self.max_windows_per_epoch < 1:
             raise UsageError("--max-windows-per-epoch must be at least 1")
@@ -138,6 +145,31 @@ class DetectorParams(TrainConfig):
     def train_config(self) -> TrainConfig:
         """The options the bundle stores."""
         return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
+
+
+def training_pace(
+    device_type: str, windows_per_epoch: int, batch_size: int | None, lr: float | None
+) -> tuple[int, float]:
+    """The (batch size, learning rate) a network trains with on `device_type` (cpu, cuda),
+    `windows_per_epoch` windows an epoch in this process, given values kept.
+
+    The CPU trains at CPU_BATCH_SIZE, CPU_LR. A GPU's step takes about as long for 1,024
+    windows as for 128, so on CUDA the batch doubles while an epoch keeps CUDA_MIN_STEPS
+    steps (small data trains as on the CPU), and a batch chosen so gets the rate
+    CPU_LR * sqrt(batch / CPU_BATCH_SIZE); a batch given keeps CPU_LR unless `lr` is given.
+    """
+    chosen = batch_size is None
+    if batch_size is None:
+        batch_size = CPU_BATCH_SIZE
+        while (
+            device_type == "cuda"
+            and batch_size * 2 <= CUDA_MAX_BATCH
+            and windows_per_epoch >= batch_size * 2 * CUDA_MIN_STEPS
+        ):
+            batch_size *= 2
+    if lr is None:
+        lr = CPU_LR * math.sqrt(batch_size / CPU_BATCH_SIZE) if chosen else CPU_LR
+    return batch_size, lr
 
 
 def alert_defaults(seq_len: int, smooth: int | None) -> tuple[int, int]:

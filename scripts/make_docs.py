@@ -773,6 +773,107 @@ def speed() -> list[str]:
     return paragraphs(lines, [source(SPEED, SPEED_RUN, extra)])
 
 
+def speed_summary() -> list[str]:
+    """The README's lines: scoring and training beside the tutorial on the CPU, and the
+    GPU targets with gpu.json's numbers once a GPU has run the check."""
+    data = load(SPEED, SPEED_RUN)
+    s, loss = need(data, "score", SPEED, SPEED_RUN), need(data, "time_to_loss", SPEED, SPEED_RUN)
+    threads = data.get("machine", {}).get("threads", "?")
+    sizes = s.get("batch_sizes", {})
+    loss_ratio = loss["tutorial_seconds"] / loss["lstmae_seconds"]
+    rows = [
+        [
+            f"CPU, {threads} torch thread{'' if threads == 1 else 's'}: `lstmae score` "
+            f"{data['args']['rows']:,} x 8 CSV, "
+            "process start to exit",
+            f"{s['lstmae']['rows_per_s']:,.0f} rows/s",
+            f"tutorial script, batches of {sizes.get('tutorial', 32)}: {s['ratio']:.1f}x; "
+            f"of {sizes.get('tutorial_big_batch', 4096)}: {s['ratio_big_batch']:.1f}x",
+            f">= 5x both: {met(min(s['ratio'], s['ratio_big_batch']) >= 5)}",
+        ],
+        [
+            "CPU: time to the tutorial's best validation loss",
+            f"{loss['lstmae_seconds']:.1f} s",
+            f"tutorial loop {loss['tutorial_seconds']:.1f} s: {loss_ratio:.1f}x",
+            f">= 4x: {met(loss_ratio >= 4)}",
+        ],
+    ]
+    notes = [source(SPEED, SPEED_RUN, "; details in [docs/speed.md](docs/speed.md)")]
+    try:
+        gpu_rows, gpu_note = gpu_summary()
+        rows += gpu_rows
+        notes.append(gpu_note)
+    except (Missing, KeyError, TypeError):
+        rows.append(
+            [
+                "GPU: training, its loop, scoring 1M rows",
+                "not measured yet",
+                "`scripts/gpu_check.sh` runs every GPU check",
+                "10x the CPU, 1M windows/s, 2 s Parquet / 4 s CSV",
+            ]
+        )
+    return paragraphs(table(["what", "lstmae", "baseline, same run", "target"], rows), notes)
+
+
+def gpu_summary() -> tuple[list[list[str]], str]:
+    """The GPU targets of issue 19 from gpu.json: time to the CPU defaults' loss, the
+    training loop's windows/s, scoring 1M rows end to end."""
+    name, run = "gpu.json", "scripts/gpu_check.sh"
+    g = need(load(name, run), "gpu", name, run)
+    if "skipped" in g:
+        raise Missing(f"gpu.json says skipped: {g['skipped']}")
+    t, loop = g["time_to_cpu_loss"], g["train_loop_defaults"]["cuda"]
+    e = g["end_to_end"]
+    ratio = t["cpu_over_cuda"]
+    rows = [
+        [
+            f"GPU ({g['device']}): training to the CPU defaults' validation loss "
+            f"({t['rows']:,} x 8)",
+            f"{t['cuda']['seconds']:.1f} s (batch {t['cuda']['batch_size']})",
+            f"the same machine's CPU: {t['cpu']['seconds']:.1f} s"
+            + (f": {ratio:.1f}x" if ratio else "; not reached on the GPU"),
+            f">= 10x: {met(bool(ratio) and ratio >= 10)}",
+        ],
+        [
+            "GPU: training loop, windows/s at the defaults",
+            f"{loop['windows_per_s']:,.0f}",
+            "",
+            f">= 1,000,000: {met(loop['windows_per_s'] >= 1e6)}",
+        ],
+    ]
+    for key, limit, label in (("score_parquet", 2, "Parquet"), ("score_csv", 4, "CSV")):
+        seconds = e[key]["seconds"]
+        rows.append(
+            [
+                f"GPU: `lstmae score` {e['rows']:,} x 8 {label} in and out, end to end",
+                f"{seconds:.2f} s",
+                "",
+                f"<= {limit} s: {met(seconds <= limit)}",
+            ]
+        )
+    return rows, source(name, run)
+
+
+def batch_lr() -> list[str]:
+    """Validation loss after each epoch for each (batch, lr) on each data set."""
+    name, run = "batch_lr.json", "python benchmarks/batch_lr.py"
+    data = need(load(name, run), "data", name, run)
+    longest = max(len(r["val_loss"]) for d in data.values() for r in d["runs"].values())
+    head = ["data", "batch", "lr", "steps an epoch"] + [f"ep {i + 1}" for i in range(longest)]
+    rows = []
+    for set_name, entry in data.items():
+        shape = " x ".join(f"{n:,}" for n in entry["shape"])
+        for r in sorted(entry["runs"].values(), key=lambda r: (r["batch"], r["lr"])):
+            losses = [f"{v:.4f}" for v in r["val_loss"]] + [""] * (longest - len(r["val_loss"]))
+            label = f"{set_name} ({shape})"
+            rows.append(
+                [label, str(r["batch"]), f"{r['lr']:g}", f"{r['steps_per_epoch']:,}"] + losses
+            )
+    windows = {r["windows_per_epoch"] for d in data.values() for r in d["runs"].values()}
+    extra = f", epochs of {', '.join(f'{w:,}' for w in sorted(windows))} windows, 1 thread"
+    return paragraphs(table(head, rows), [source(name, run, extra)])
+
+
 def flatten(value, prefix: str = "") -> list[tuple[str, object]]:
     if isinstance(value, dict):
         return [row for key, v in value.items() for row in flatten(v, f"{prefix}{key}.")]
@@ -941,6 +1042,8 @@ TABLES: dict[str, Callable[[], list[str]]] = {
     "missing-policy": missing_policy,
     "threshold-methods": threshold_methods,
     "speed": speed,
+    "speed-summary": speed_summary,
+    "batch-lr": batch_lr,
     "gpu": gpu,
     "memory": memory,
     "quality-summary": quality_summary,

@@ -114,9 +114,21 @@ def train(
     ] = Defaults.drift_rate,
     epochs: Annotated[int, typer.Option(help="Most epochs to train.")] = Defaults.epochs,
     batch_size: Annotated[
-        int, typer.Option(help="Windows per training batch.")
+        int | None,
+        typer.Option(
+            help="Windows per training batch. Default: 128 on the CPU; on a CUDA GPU doubled "
+            "while an epoch keeps 100 steps, up to 1024 (the model file records it).",
+            show_default=False,
+        ),
     ] = Defaults.batch_size,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = Defaults.lr,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            help="Adam learning rate. Default: 0.002; with a batch the GPU rule chose, "
+            "0.002 * sqrt(batch / 128).",
+            show_default=False,
+        ),
+    ] = Defaults.lr,
     patience: Annotated[
         int, typer.Option(help="Epochs without validation improvement before stopping.")
     ] = Defaults.patience,

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..params import CPU_BATCH_SIZE, CPU_LR
 from ..params import DetectorParams as Defaults
 from . import distributed
 from .checkpoint import Checkpointing, load_checkpoint, save_checkpoint
@@ -28,8 +29,8 @@ EpochCallback = Callable[[dict], None]
 @dataclass
 class TrainSettings:
     epochs: int = Defaults.epochs
-    batch_size: int = Defaults.batch_size
-    lr: float = Defaults.lr
+    batch_size: int = CPU_BATCH_SIZE
+    lr: float = CPU_LR
     patience: int = Defaults.patience
     seed: int = Defaults.seed
     device: str = "cpu"
@@ -77,6 +78,11 @@ def resolve_device(name: str) -> torch.device:
 
         raise UsageError("--device cuda asked, but no CUDA device is available")
     return torch.device(name)
+
+
+def device_type(name: str) -> str:
+    """ "cpu" or "cuda": the kind of device `name` (cpu, cuda, auto) trains on here."""
+    return resolve_device(name).type
 
 
 def train_autoencoder(
