@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import platform
 import sys
 import tempfile
@@ -215,12 +214,11 @@ def default_loop_rate(device: str, windows: int, batch: int | None = None) -> di
     forward, backward and step, no validation.
     """
     from lstmae_cli.detector import DetectorParams
-    from lstmae_cli.params import CPU_BATCH_SIZE, CPU_LR, training_pace
+    from lstmae_cli.params import scaled_rate, training_pace
 
     p = DetectorParams()
-    batch, lr = training_pace(device, windows, batch, None)
-    if batch != CPU_BATCH_SIZE:
-        lr = CPU_LR * math.sqrt(batch / CPU_BATCH_SIZE)  # the CUDA rule's rate for it
+    batch = training_pace(device, windows, batch, None)[0]
+    lr = scaled_rate(batch)  # the CPU's 0.002 at its batch 128
     values = series(windows + p.seq_len, seed=6)
     bank = WindowBank.from_series([values], p.seq_len, 1)
     empty = WindowBank.from_series([], p.seq_len, 1)

@@ -34,7 +34,7 @@ from .nn.train import (
     resolve_device,
     train_autoencoder,
 )
-from .nn.windows import WindowBank
+from .nn.windows import WindowBank, window_starts
 from .params import LEVELS, DetectorParams, TrainConfig, training_pace
 from .scoring.alerts import AlertRules
 from .scoring.drift import track_series
@@ -267,7 +267,7 @@ class Detector:
         chosen for the device and the windows of an epoch (params.training_pace). Written
         into `params`, so that the bundle records them."""
         p = self.params
-        windows = sum(max(0, (len(part) - p.seq_len) // p.stride + 1) for part in train_parts)
+        windows = sum(len(window_starts(len(part), p.seq_len, p.stride)) for part in train_parts)
         if p.max_windows_per_epoch is not None:
             windows = min(windows, p.max_windows_per_epoch)
         per_process = -(-windows // distributed.world_size())  # under torchrun: one rank's

@@ -168,8 +168,13 @@ def training_pace(
         ):
             batch_size *= 2
     if lr is None:
-        lr = CPU_LR * math.sqrt(batch_size / CPU_BATCH_SIZE) if chosen else CPU_LR
+        lr = scaled_rate(batch_size) if chosen else CPU_LR
     return batch_size, lr
+
+
+def scaled_rate(batch_size: int) -> float:
+    """The learning rate CUDA's rule gives a batch: CPU_LR * sqrt(batch / CPU_BATCH_SIZE)."""
+    return CPU_LR * math.sqrt(batch_size / CPU_BATCH_SIZE)
 
 
 def alert_defaults(seq_len: int, smooth: int | None) -> tuple[int, int]:
