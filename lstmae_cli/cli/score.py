@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import ExitStatus, LstmaeError, UsageError
+from ..nn import threads
 from .console import err, settle_heap
 from .options import (
     Device,
@@ -110,7 +111,7 @@ def score(
     if engine == Engine.dask or scheduler or shuffle:
         return _score_on_dask(**locals())
     from ..detector import Detector
-    from ..io.output import readable, write_frames
+    from ..io.output import write_frames
     from ..io.reading import read_frames, source_name, stdin_is_terminal
     from ..scoring.alerts import AlertRules
 
@@ -135,10 +136,8 @@ def score(
         name=source_name(data), keep=split_list(keep_columns) or [], id_column=id_column,
         time_column=time_column, p_values=p_values, only_anomalies=only_anomalies,
     )  # fmt: skip
-    results = iter(run)
-    if fmt != Format.parquet:  # text: scores to six significant digits, input columns as read
-        results = (readable(frame, run.passthrough) for frame in results)
-    write_frames(results, fmt.value, output)
+    # CSV / JSONL: scores to six significant digits, the input's columns as read
+    write_frames(iter(run), fmt.value, output, run.passthrough, behind=threads.intra_op() > 1)
     seconds = time.perf_counter() - began
     tally = run.tally
     if not quiet:

@@ -7,12 +7,15 @@ directly, frame by frame (outpath.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
-from collections.abc import Collection, Iterable
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from queue import Queue
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -28,6 +31,8 @@ SIGNIFICANT_DIGITS = 6  # of the scores in CSV / JSONL output
 # p_value stays exact: it is compared with an alpha (p_value <= 0.1), and is a count ratio
 SCORE_COLUMNS = frozenset(("score", "threshold", "peak_score", "mean_score"))
 EXACT_POWERS = 22  # 10.0 ** k is exact for k <= 22
+QUEUED_FRAMES = 2  # frames computed ahead of a writer thread (write_frames' `behind`)
+_END = object()  # the end of the frames handed to a writer thread
 
 
 def significant(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
@@ -70,19 +75,88 @@ def readable(frame: pd.DataFrame, exact: Collection[str] = ()) -> pd.DataFrame:
     return frame
 
 
-def write_frames(frames: Iterable[pd.DataFrame], fmt: str, output: str | None) -> int:
-    """Write every frame; returns the number of rows written."""
+def write_frames(
+    frames: Iterable[pd.DataFrame],
+    fmt: str,
+    output: str | None,
+    exact: Collection[str] | None = None,
+    behind: bool = False,
+) -> int:
+    """Write every frame; returns the number of rows written.
+
+    exact: with CSV / JSONL, the frames are written `readable`, these columns as they are
+    (None: every column as it is). behind: a second thread rounds and writes each frame
+    while this one computes the next (for a process allowed more than one core;
+    docs/speed.md, "Scoring on several cores").
+    """
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
+    prepare = None
+    if exact is not None and fmt != "parquet":
+        prepare = functools.partial(readable, exact=exact)
     if output in (None, "-"):
         if fmt == "parquet":
             raise UsageError("--format parquet needs --output FILE (it cannot stream to stdout)")
-        return _write_text(frames, fmt, sys.stdout)
+        return _written(lambda given: _write_text(given, fmt, sys.stdout), frames, prepare, behind)
     with atomic_path(Path(output)) as tmp:
         if fmt == "parquet":
-            return _write_parquet(frames, tmp)
+            return _written(lambda given: _write_parquet(given, tmp), frames, prepare, behind)
         with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            return _write_text(frames, fmt, handle)
+            return _written(lambda given: _write_text(given, fmt, handle), frames, prepare, behind)
+
+
+Prepare = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def _written(
+    write: Callable[[Iterable[pd.DataFrame]], int],
+    frames: Iterable[pd.DataFrame],
+    prepare: Prepare | None,
+    behind: bool,
+) -> int:
+    """write(each frame, prepared), on a writer thread fed through a short queue when
+    `behind`.
+
+    The frames are computed here, on the calling thread, so that errors, Ctrl-C and
+    progress stay where they were; an error of the writer is raised here too, after it
+    stopped taking frames. At most QUEUED_FRAMES frames wait for the writer.
+    """
+    if not behind:
+        return write(_prepared(frames, prepare))
+    handoff: Queue = Queue(maxsize=QUEUED_FRAMES)
+    outcome: dict[str, Any] = {}
+
+    def writer() -> None:
+        try:
+            outcome["rows"] = write(_prepared(_until_end(handoff), prepare))
+        except BaseException as error:  # noqa: BLE001 (raised again on the calling thread)
+            outcome["error"] = error
+            for _ in _until_end(handoff):  # take what comes, so the caller never blocks
+                pass
+
+    thread = threading.Thread(target=writer, name="lstmae-writer", daemon=True)
+    thread.start()
+    try:
+        for frame in frames:
+            if "error" in outcome:
+                break
+            handoff.put(frame)
+    finally:
+        handoff.put(_END)
+        thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return int(outcome["rows"])
+
+
+def _prepared(frames: Iterable[pd.DataFrame], prepare: Prepare | None) -> Iterable[pd.DataFrame]:
+    return frames if prepare is None else map(prepare, frames)
+
+
+def _until_end(handoff: Queue) -> Iterator[pd.DataFrame]:
+    """The frames put in `handoff`, up to _END."""
+    while (frame := handoff.get()) is not _END:
+        yield frame
 
 
 def _write_text(frames: Iterable[pd.DataFrame], fmt: str, handle: TextIO) -> int:

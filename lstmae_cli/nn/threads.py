@@ -224,3 +224,25 @@ def applied(threads: int | None = None) -> Iterator[Choice]:
         _requested = before_requested
         if choice.threads is not None:
             torch.set_num_threads(before)
+
+
+@contextmanager
+def single_intra_op_thread() -> Iterator[None]:
+    """Within the block torch runs this thread's kernels on one intra-op thread, and so do
+    threads that start within it (for threads of one's own, each on a core); the count
+    before is restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def intra_op() -> int:
+    """The intra-op threads torch uses now (the choice `applied`, or the user's variable)."""
+    import torch
+
+    return torch.get_num_threads()

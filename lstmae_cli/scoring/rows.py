@@ -8,6 +8,8 @@ time and any input at score time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..nn.threads import single_intra_op_thread
 from ..nn.windows import gather_windows, window_starts
 from ..params import PRECISIONS, SCORINGS
 
@@ -65,12 +68,15 @@ class RowScorer:
         batch_size: int = 2048,
         device: torch.device | str = "cpu",
         precision: str = "fp32",
+        workers: int | None = None,
     ) -> None:
         if not 1 <= stride <= seq_len:
             raise InputError(f"score stride must be between 1 and seq_len ({seq_len})")
         self.model, self.seq_len, self.stride = model, seq_len, stride
         self.batch_size, self.device = batch_size, torch.device(device)
         self.precision = resolve_precision(precision, self.device)
+        # None: as many as torch's intra-op threads (the thread policy's choice)
+        self.workers = torch.get_num_threads() if workers is None else workers
         n_features = _n_features(model)
         self.rows = torch.empty((0, n_features), dtype=torch.float32)  # (kept, features)
         self.sums = torch.zeros((0, n_features), dtype=torch.float64)  # (kept, features)
@@ -108,16 +114,28 @@ class RowScorer:
         """Add the squared errors of the windows at `starts` (kept-row indices) to their rows."""
         offsets = torch.arange(self.seq_len)
         rows = self.rows.to(self.device)
-        for begin in range(0, len(starts), self.batch_size):
-            batch = torch.from_numpy(starts[begin : begin + self.batch_size])
+        batches = [
+            torch.from_numpy(starts[begin : begin + self.batch_size])
+            for begin in range(0, len(starts), self.batch_size)
+        ]
+
+        def errors_of(batch: torch.Tensor) -> torch.Tensor:
+            """(b,) window starts -> (b, L, F) squared errors on the CPU."""
             windows = gather_windows(rows, batch.to(self.device), self.seq_len)
             with torch.inference_mode():
-                errors = reconstruction_errors(
-                    self.model, windows, self.precision
-                ).cpu()  # (b, L, F)
+                return reconstruction_errors(self.model, windows, self.precision).cpu()
+
+        for batch, errors in zip(batches, self._map(errors_of, batches), strict=True):
             index = (batch[:, None] + offsets).reshape(-1)  # (b * L,)
             self.sums.index_add_(0, index, errors.reshape(-1, errors.shape[-1]).double())
             self.counts.index_add_(0, index, torch.ones_like(index))
+
+    def _map(self, work: Callable[[torch.Tensor], torch.Tensor], batches: list[torch.Tensor]):
+        """work over batches, in order: on `workers` threads of one intra-op thread each
+        (the CPU, several batches), else here."""
+        if self.workers <= 1 or self.device.type != "cpu" or len(batches) < 2:
+            return map(work, batches)
+        return _on_single_threaded_workers(work, batches, self.workers)
 
     def _emit(self, end: int) -> np.ndarray:
         """Errors of kept rows [pending_from, end) -> (rows, features); they become context."""
@@ -136,6 +154,19 @@ class RowScorer:
             )
             self.pending_from -= drop
             self.next_start -= drop
+
+
+def _on_single_threaded_workers(
+    work: Callable[[torch.Tensor], torch.Tensor], batches: list[torch.Tensor], workers: int
+) -> list[torch.Tensor]:
+    """[work(b) for b in batches], computed by `workers` threads that each run torch's
+    kernels on one intra-op thread: small LSTM batches scale better so than on one
+    thread with several intra-op threads (docs/speed.md, "Scoring on several cores")."""
+    with (
+        single_intra_op_thread(),
+        ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool,
+    ):
+        return list(pool.map(work, batches))
 
 
 def _n_features(model: nn.Module) -> int:

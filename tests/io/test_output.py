@@ -89,3 +89,61 @@ def test_text_handle_without_byte_buffer():
     _write_csv(scored_frame(4), True, handle)
     back = pd.read_csv(io.StringIO(handle.getvalue()))
     assert len(back) == 4 and list(back.columns)[0] == "timestamp"
+
+
+# ------------------------------------------------------------ written behind (a thread)
+def frames_of(count: int, rows: int = 10):
+    for k in range(count):
+        yield scored_frame(rows).assign(row=lambda f, k=k: f["row"] + k * rows)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_writing_behind_gives_the_same_file(fmt, tmp_path):
+    a, b = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
+    assert write_frames(frames_of(7), fmt, str(a), exact=()) == 70
+    assert write_frames(frames_of(7), fmt, str(b), exact=(), behind=True) == 70
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_exact_columns_are_written_as_they_are(tmp_path):
+    frame = pd.DataFrame({"score": [0.123456789], "value": [0.123456789]})
+    path = tmp_path / "out.csv"
+    write_frames([frame], "csv", str(path), exact=("value",))
+    assert path.read_text().splitlines()[1] == "0.123457,0.123456789"
+
+
+def test_an_error_computing_frames_stops_the_writer_and_leaves_no_file(tmp_path):
+    path = tmp_path / "out.csv"
+
+    def failing():
+        yield from frames_of(3)
+        raise ValueError("bad chunk")
+
+    with pytest.raises(ValueError, match="bad chunk"):
+        write_frames(failing(), "csv", str(path), behind=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_writing_is_raised_on_the_calling_thread(monkeypatch, tmp_path):
+    """The writer fails on its second frame; the caller, with many frames left, neither
+    blocks nor goes on computing them all, and sees the writer's error."""
+    import lstmae_cli.io.output as output
+
+    computed = []
+    write_csv = output._write_csv
+
+    def fail_second(frame, header, handle):
+        if not header:
+            raise OSError(28, "No space left on device")
+        write_csv(frame, header, handle)
+
+    def counted():
+        for frame in frames_of(200):
+            computed.append(frame)
+            yield frame
+
+    monkeypatch.setattr(output, "_write_csv", fail_second)
+    with pytest.raises(OSError, match="No space left"):
+        write_frames(counted(), "csv", str(tmp_path / "out.csv"), behind=True)
+    assert len(computed) < 200
+    assert list(tmp_path.iterdir()) == []

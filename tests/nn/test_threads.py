@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from lstmae_cli.cli.app import app
 from lstmae_cli.nn import threads
 
+from ..helpers import make_frame
+
 runner = CliRunner()
 
 
@@ -228,3 +230,61 @@ def test_thread_count_does_not_change_the_model_beyond_noise(machine_files):
     # the noise it is compared with: the same training with another seed
     assert abs(other_seed - one) > 100 * abs(two - one)
     assert int((scored_other["is_anomaly"] != scored_one["is_anomaly"]).sum()) > flips
+
+
+# ------------------------------------------------- one intra-op thread for own workers
+def test_single_intra_op_thread_holds_for_threads_started_within():
+    import threading
+
+    before = torch.get_num_threads()
+    seen = []
+    try:
+        torch.set_num_threads(2)
+        with threads.single_intra_op_thread():
+            seen.append(torch.get_num_threads())
+            worker = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+            worker.start()
+            worker.join(10)
+        assert seen == [1, 1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_single_intra_op_thread_restores_after_an_error():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(RuntimeError), threads.single_intra_op_thread():
+            raise RuntimeError("boom")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_scoring_on_several_threads_writes_the_same_file(tiny_model, tmp_path, fmt, monkeypatch):
+    """`--threads 3`: worker threads score (chunks of 5,000 rows: 1,247 windows, 3
+    batches) and a writer thread writes behind; the file is the one a single thread
+    writes, byte for byte."""
+    import lstmae_cli.scoring.rows as rows
+
+    pools = []
+    on_workers = rows._on_single_threaded_workers
+
+    def spy(work, batches, workers):
+        pools.append(workers)
+        return on_workers(work, batches, workers)
+
+    monkeypatch.setattr(rows, "_on_single_threaded_workers", spy)
+    data = tmp_path / "long.csv"
+    make_frame(12_000, seed=4).to_csv(data, index=False)
+    outputs = []
+    for n in (1, 3):
+        out = tmp_path / f"scores{n}.{fmt}"
+        command = ["--threads", str(n), "score", str(tiny_model), str(data), "-o", str(out)]
+        result = runner.invoke(app, [*command, "--chunk-rows", "5000", "--format", fmt, "-q"])
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert pools and set(pools) == {3}  # --threads 1 scored here, --threads 3 on workers

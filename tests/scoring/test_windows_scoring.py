@@ -142,3 +142,28 @@ def test_smoothing_is_applied_per_series_at_score_and_fit_time(small_frame):
 
     np.testing.assert_allclose(b, pd.Series(a).rolling(8, min_periods=1).mean(), rtol=1e-9)
     assert smoothed.threshold_ != raw.threshold_
+
+
+def test_several_workers_give_the_same_bits_and_restore_the_threads(model):
+    """Scoring on worker threads of one intra-op thread each (a CPU process allowed
+    several cores) computes the same batches and adds them in the same order: the same
+    bits as one worker, and torch's thread count is as it was afterwards."""
+    values = np.random.default_rng(3).normal(size=(3000, 3)).astype(np.float32)
+    before = torch.get_num_threads()
+    results = {}
+    for workers in (1, 2, 3):
+        scorer = RowScorer(model, 8, 2, batch_size=64, workers=workers)
+        parts = [scorer.push(values[i : i + 700]) for i in range(0, len(values), 700)]
+        results[workers] = np.concatenate([*parts, scorer.finish()])
+        assert torch.get_num_threads() == before
+    np.testing.assert_array_equal(results[2], results[1])
+    np.testing.assert_array_equal(results[3], results[1])
+
+
+def test_workers_default_to_torch_threads(model):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert RowScorer(model, 8).workers == 2
+    finally:
+        torch.set_num_threads(before)
