@@ -32,7 +32,11 @@ batch 32, fp32. Steps, each printed beside its baseline with the ratio:
    per epoch, the data to revisit CUDA's batch rule). Without a GPU the step says it was
    skipped.
 
-`--score-only` runs step 3 alone and prints it (writes nothing): for quick A/B runs.
+`--score-only` runs step 3 alone and prints it. Every run records step 3 in
+benchmarks/results/score_threads.json under its thread regime: "1" when OMP_NUM_THREADS=1
+(one torch thread on every side: how docs/speed.md's table is measured), "default" when
+OMP_NUM_THREADS is unset (each side at its own default: torch's for the tutorials, the
+thread policy's for lstmae); `make docs` shows both regimes side by side.
 
 Writes benchmarks/results/speed.json, and with a CUDA device also the GPU rows alone to
 benchmarks/results/gpu.json. `--gpu-only` runs step 6 alone (what scripts/gpu_check.sh
@@ -44,6 +48,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -68,6 +73,7 @@ from lstmae_cli.nn.windows import WindowBank  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
 GPU_RESULTS = ROOT / "benchmarks" / "results" / "gpu.json"
+SCORE_RESULTS = ROOT / "benchmarks" / "results" / "score_threads.json"
 CUDA_LOOP_BATCHES = (1024, 2048, 4096, 8192)  # the loop's windows/s on CUDA at each
 TUTORIAL_SEQ, TUTORIAL_HIDDEN, TUTORIAL_BATCH = 50, 64, 32
 
@@ -656,10 +662,14 @@ def main() -> None:
         write_gpu(result)
         return
     if args.score_only:
+        load = os.getloadavg()[0]  # other work on the machine as the run starts
         with tempfile.TemporaryDirectory() as folder:
             batches = (args.tutorial_batch, args.tutorial_big_batch)
-            report_score(score_end_to_end(Path(folder), args.rows, *batches))
+            score = score_end_to_end(Path(folder), args.rows, *batches)
+        report_score(score)
+        write_score_regime(result | {"score": score, "load_average_before": load})
         return
+    load = os.getloadavg()[0]
     result["train_throughput"] = train_throughput(values, args.train_windows)
     result["time_to_loss"] = time_to_loss(series(args.loss_rows, seed=3), args.tutorial_epochs)
     with tempfile.TemporaryDirectory() as folder:
@@ -673,6 +683,18 @@ def main() -> None:
     RESULTS.write_text(json.dumps(result, indent=2, default=str))
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
     write_gpu(result)
+    step3 = {k: result[k] for k in ("machine", "args", "score")}
+    write_score_regime(step3 | {"load_average_before": load})
+
+
+def write_score_regime(result: dict) -> None:
+    """Step 3 of a --score-only run into score_threads.json, beside the other regime's."""
+    regime = os.environ.get("OMP_NUM_THREADS", "default")
+    runs = json.loads(SCORE_RESULTS.read_text()) if SCORE_RESULTS.exists() else {}
+    runs[regime] = result | {"date": time.strftime("%Y-%m-%d")}
+    SCORE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    SCORE_RESULTS.write_text(json.dumps(runs, indent=2, default=str))
+    print(f"wrote {SCORE_RESULTS.relative_to(ROOT)} ({regime!r} threads)")
 
 
 def write_gpu(result: dict, quiet: bool = False) -> None:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -211,6 +212,38 @@ def test_table_generator_notes_missing_results(tmp_path, monkeypatch):
     assert "has no `window_rule`" in make_docs.rewrite(page)
     assert make_docs.rewrite(page).startswith("a\n<!-- table:skab-window-rule -->\n")
     assert make_docs.rewrite(page).endswith("<!-- /table -->\nb\n")
+
+
+def _score_run(ours: float, tutorial: float, big: float) -> dict:
+    """A score_threads.json regime: seconds a turn for lstmae and both tutorial scripts."""
+    turns = {"lstmae": ours, "lstmae_bf16": ours, "tutorial": tutorial, "tutorial_big_batch": big}
+    score = {
+        name: {"rows_per_s": 400_000 / t, "rounds_seconds": [t] * 3, "peak_rss_mib": 500}
+        for name, t in turns.items()
+    }
+    score |= {"ratio": tutorial / ours, "ratio_big_batch": big / ours}
+    score |= {"ratio_bf16": tutorial / ours, "ratio_bf16_big_batch": big / ours}
+    score["batch_sizes"] = {"tutorial": 32, "tutorial_big_batch": 4096}
+    return {"score": score, "date": "2026-12-01", "load_average_before": 0.5}
+
+
+def test_thread_regime_table_judges_each_regime_against_both_tutorials(tmp_path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_docs", ROOT / "scripts" / "make_docs.py")
+    make_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_docs)
+    monkeypatch.setattr(make_docs, "RESULTS", tmp_path)
+    runs = {"1": _score_run(4.0, 20.0, 24.0), "default": _score_run(3.2, 20.0, 15.2)}
+    runs["2"] = _score_run(4.0, 21.0, 24.0)
+    runs["2"]["score"]["lstmae"]["rounds_seconds"] = [4.0, 4.4, 3.9]  # one turn 4.8x
+    (tmp_path / "score_threads.json").write_text(json.dumps(runs))
+    one, two, default = make_docs.speed_threads()[2:5]
+    assert "`OMP_NUM_THREADS=1`" in one and "5.0x of 20,000" in one and "6.0x of" in one
+    assert one.endswith(">= 5x both: met |")
+    assert "`OMP_NUM_THREADS=2`" in two and two.endswith(">= 5x both: **not reliably met** |")
+    assert "no `OMP_NUM_THREADS`" in default and "4.7x of 26,316" in default
+    assert default.endswith(">= 5x both: **not met** |")
 
 
 # --- recipes -------------------------------------------------------------------------------
