@@ -4,9 +4,11 @@ The decoder reads the code repeated seq_len times, so the input's share of the g
 W_ih @ code + b_ih + b_hh, is the same at every step. nn.LSTM (oneDNN on the CPU)
 recomputes it for each step: a third of the decoder's multiply-adds for the default
 sizes. Here it is computed once per window and each step multiplies only the hidden
-state, in a (gates, batch) layout where every gate is a contiguous block of rows. The
-gate equations are the seed document's; the outputs equal nn.LSTM's to
-float rounding (tests/nn/test_recurrence.py), and the step loop is plain torch, so it is
+state, in a (gates, batch) layout where every gate is a contiguous block of rows. Both
+tanh are taken as tanh(x) = 2 sigmoid(2x) - 1, the candidate gate's rows doubled in the
+weights: torch's CPU tanh costs about six sigmoids of the same size, so one sigmoid over
+all four gates and one over the cell replace them. The gate equations are the seed
+document's; the outputs equal nn.LSTM's to float rounding (tests/nn/test_recurrence.py), and the step loop is plain torch, so it is
 used only where nothing records it: no autograd, no autocast, no tracing or compiling,
 one layer, on the CPU (CUDA keeps cuDNN's fused kernel).
 """
@@ -34,9 +36,10 @@ def takes_constant_input_path(lstm: nn.LSTM, code: torch.Tensor) -> bool:
 
 
 def _gate_rows(weight: torch.Tensor, hidden: int) -> torch.Tensor:
-    """nn.LSTM's gate order (i, f, g, o) -> (i, f, o, g): the three sigmoid gates adjoin."""
+    """nn.LSTM's gate order (i, f, g, o) -> (i, f, o, 2g): the sigmoid gates adjoin, and a
+    sigmoid of the doubled candidate rows gives tanh(g) = 2 sigmoid(2g) - 1."""
     i, f, g, o = weight.split(hidden)
-    return torch.cat([i, f, o, g])
+    return torch.cat([i, f, o, 2 * g])
 
 
 def lstm_on_constant_input(lstm: nn.LSTM, code: torch.Tensor, seq_len: int) -> torch.Tensor:
@@ -53,11 +56,13 @@ def lstm_on_constant_input(lstm: nn.LSTM, code: torch.Tensor, seq_len: int) -> t
     gates = code.new_empty(4 * h, batch)
     cell = code.new_zeros(h, batch)
     squashed = code.new_empty(h, batch)
-    hidden = code.new_zeros(h, batch)
     for step in range(seq_len):
-        torch.addmm(from_input, w_hh, hidden, out=gates)
-        sig = gates[: 3 * h].sigmoid_()  # input, forget, output gates
-        candidate = gates[3 * h :].tanh_()
-        cell.mul_(sig[h : 2 * h]).addcmul_(sig[:h], candidate)  # c = f * c + i * g
-        hidden = torch.mul(sig[2 * h :], torch.tanh(cell, out=squashed), out=out[step])
+        if step == 0:  # the hidden state is zero
+            torch.sigmoid(from_input, out=gates)
+        else:
+            torch.addmm(from_input, w_hh, out[step - 1], out=gates).sigmoid_()
+        i, f, o, s = gates.split(h)  # s = sigmoid(2g)
+        cell.mul_(f).addcmul_(i, s, value=2).sub_(i)  # c = f * c + i * (2s - 1)
+        torch.mul(cell, 2, out=squashed).sigmoid_()  # tanh(c) = 2 squashed - 1
+        torch.mul(o, squashed, out=out[step]).mul_(2).sub_(o)  # h = o * tanh(c)
     return out
