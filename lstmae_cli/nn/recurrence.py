@@ -8,9 +8,10 @@ state, in a (gates, batch) layout where every gate is a contiguous block of rows
 tanh are taken as tanh(x) = 2 sigmoid(2x) - 1, the candidate gate's rows doubled in the
 weights: torch's CPU tanh costs about six sigmoids of the same size, so one sigmoid over
 all four gates and one over the cell replace them. The gate equations are the seed
-document's; the outputs equal nn.LSTM's to float rounding (tests/nn/test_recurrence.py), and the step loop is plain torch, so it is
-used only where nothing records it: no autograd, no autocast, no tracing or compiling,
-one layer, on the CPU (CUDA keeps cuDNN's fused kernel).
+document's; the outputs equal nn.LSTM's to float rounding (tests/nn/test_recurrence.py),
+and the step loop is plain torch, so it is used only where nothing records it: no
+autograd, no autocast, no tracing or compiling, one layer, on the CPU (CUDA keeps cuDNN's
+fused kernel).
 """
 
 from __future__ import annotations
