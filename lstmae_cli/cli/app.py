@@ -200,6 +200,10 @@ def main() -> None:
     main_module = sys.modules.get("__main__")  # run_module(run_name="__main__") is not it
     top_level = main_module is not None and sys._getframe(1).f_globals is vars(main_module)
     STATE["program"] = top_level
+    if top_level:  # off while the command imports; each command's settle_heap turns it on
+        import gc
+
+        gc.disable()
     prepare_environment()  # before torch is imported: OMP_WAIT_POLICY
     try:
         app()

@@ -12,14 +12,21 @@ STATE: dict[str, Any] = {"debug": False, "quiet": False}
 
 
 def settle_heap() -> None:
-    """In the program's own run (main() sets STATE["program"]), once a command has imported
-    torch and pandas: the garbage collector's full passes skip those modules' objects from
-    then on (gc.freeze), instead of walking hundreds of thousands of them each time. They
-    live to the end of the process anyway, which ends without finalization (app.py)."""
+    """Each command calls this once it has imported what it needs (torch, pandas).
+
+    In the program's own run (main() sets STATE["program"]) main() turns the garbage
+    collector off before anything heavy is imported: importing torch, pandas and pyarrow
+    creates hundreds of thousands of objects and none of them is garbage, yet the collector
+    walked them again and again (0.3-0.6 s of a `lstmae score`, docs/speed.md). Here it is
+    turned back on, and its full passes skip those modules' objects from then on
+    (gc.freeze). They live to the end of the process anyway, which ends without
+    finalization (app.py)."""
     if STATE.get("program"):
         import gc
 
         gc.freeze()
+        gc.enable()
+        gc.enable()
 
 
 def err(message: str) -> None:

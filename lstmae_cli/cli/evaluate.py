@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
+from .console import settle_heap
 from .options import (
     AlertsPerOpt,
     AlphaOpt,
@@ -78,6 +79,7 @@ def threshold(
     from ..params import resolve_params
     from ..scoring.thresholds import describe
 
+    settle_heap()
     params = method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha, beta)
     if label_column is not None and method != ThresholdMethod.fbeta:
         raise UsageError("--label-column is only used by --method fbeta")
@@ -150,6 +152,7 @@ def evaluate(
     from ..io.reading import read_frame, source_name
     from ..views.metrics import binary_labels, evaluate_all
 
+    settle_heap()
     check_alert_rules(merge_gap, min_rows)
     header = read_header(no_header, names)
     detector = Detector.load(model, threshold=threshold)

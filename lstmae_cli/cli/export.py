@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .console import err
+from .console import err, settle_heap
 from .options import QuietOpt
 
 
@@ -26,6 +26,7 @@ def export(
     from ..detector import Detector
     from ..export import export_onnx
 
+    settle_heap()
     detector = Detector.load(model, device="cpu")
     export_onnx(detector, output, opset)
     if not quiet:

@@ -174,6 +174,7 @@ def _score_on_dask(model, data, output, quiet, fail_on_anomaly, **options) -> No
         from ..dask_scoring import score_dataset
     except ImportError as exc:
         raise LstmaeError(f"--engine dask needs pip install 'lstmae[dask]' ({exc})") from exc
+    settle_heap()
     began, shown = time.perf_counter(), [0.0]
 
     def progress(done: int, total: int, rows: int) -> None:

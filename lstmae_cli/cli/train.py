@@ -9,7 +9,7 @@ import typer
 
 from .. import params
 from ..params import DetectorParams as Defaults
-from .console import err
+from .console import err, settle_heap
 from .options import (
     AlertsPerOpt,
     AlphaOpt,
@@ -198,6 +198,7 @@ def train(
     from ..params import resolve_params
     from ..views.progress import EpochProgress
 
+    settle_heap()
     header = read_header(no_header, names)
     threshold_params = method_params(q, k, value, risk, pot_level, alerts_per, rows, alpha)
     resolve_params(threshold_method.value, threshold_params)  # usage errors before training

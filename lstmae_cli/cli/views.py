@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .console import err
+from .console import err, settle_heap
 from .options import (
     IdOpt,
     MergeGapOpt,
@@ -54,6 +54,7 @@ def inspect(
     from ..errors import UsageError
     from ..views.report import feature_stats
 
+    settle_heap()
     if fmt not in ("table", "json"):
         raise UsageError("--format must be table or json")
     tensors, meta = load_bundle(model)
@@ -131,6 +132,7 @@ def _scored(model, data, label_column, id_column, series, start, end, max_featur
     from ..io.reading import read_frame, source_name
     from ..views.plot import make_view, one_series, score_rows, zoom
 
+    settle_heap()
     check_alert_rules(*alerts)
     detector = Detector.load(model)
     name = source_name(data)
@@ -209,6 +211,7 @@ def report(
     from ..io.reading import source_name
     from ..views.report import ReportInput, build_report, write_report
 
+    settle_heap()
     shown = (series, None, None, max_features, (merge_gap, min_rows))
     scored = _scored(model, data, label_column, id_column, *shown, read_header(no_header, names))
     detector, rows, run, view = scored

@@ -335,3 +335,46 @@ def test_only_the_program_freezes_the_heap(monkeypatch, tiny_model, small_csv):
     monkeypatch.setitem(console.STATE, "program", True)
     console.settle_heap()
     assert frozen == [True]
+
+
+def _commands(model: Path, data: Path, folder: Path) -> dict[str, list]:
+    """A run of every command that gets past its imports."""
+    return {
+        "train": ["train", data, "-o", folder / "m.safetensors", "--epochs", "1", "--seq-len", "8",
+                  "--hidden", "4", "--calibration-folds", "1"],
+        "score": ["score", model, data, "-o", folder / "s.csv"],
+        "threshold": ["threshold", folder / "copy.safetensors", data],
+        "evaluate": ["evaluate", model, folder / "labelled.csv", "--label-column", "label"],
+        "export": ["export", model, "-o", folder / "m.onnx"],
+        "inspect": ["inspect", model],
+        "plot": ["plot", model, data, "-o", folder / "p.png"],
+        "report": ["report", model, data, "-o", folder / "r.html"],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("command", list(_commands(Path(), Path(), Path())))
+def test_every_command_turns_the_collector_back_on(monkeypatch, tmp_path, tiny_model, small_csv,
+                                                    command):  # fmt: skip
+    """The program runs with the garbage collector off until the command's imports are done
+    (main(), settle_heap): every command must turn it back on, or a long train or score
+    would keep every reference cycle it makes."""
+    import gc
+
+    from lstmae_cli.cli import console
+
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # leave the test process's heap alone
+    monkeypatch.setitem(console.STATE, "program", True)
+    (tmp_path / "copy.safetensors").write_bytes(tiny_model.read_bytes())
+    labelled = pd.read_csv(small_csv)
+    labelled.assign(label=(labelled.index % 50 == 0).astype(int)).to_csv(
+        tmp_path / "labelled.csv", index=False
+    )
+    args = _commands(tiny_model, small_csv, tmp_path)[command]
+    gc.disable()
+    try:
+        result = run(*args)
+        turned_on = gc.isenabled()
+    finally:
+        gc.enable()
+    assert result.exit_code == 0, result.output[-500:]
+    assert turned_on, f"lstmae {command} left the garbage collector off"
