@@ -61,21 +61,13 @@ class LSTMAutoencoder(nn.Module):
     def decode(self, code: torch.Tensor, seq_len: int) -> torch.Tensor:
         """code: (batch, hidden) -> (batch, seq_len, features)."""
         if takes_constant_input_path(self.decoder, code):  # CPU inference (recurrence.py)
-            return self._head_time_major(lstm_on_constant_input(self.decoder, code, seq_len))
+            out = lstm_on_constant_input(self.decoder, code, seq_len)  # (seq_len, batch, ...)
+            return self.head(out).transpose(0, 1)
         repeated = code.unsqueeze(0).expand(seq_len, -1, -1)  # (seq_len, batch, hidden)
         out, _ = self.decoder(repeated)  # (seq_len, batch, features or hidden)
         if torch.is_grad_enabled():  # the head's weight gradient sums its rows batch-major,
             return self.head(out.transpose(0, 1))  # in the same order as before: same training
         return self.head(out).transpose(0, 1)  # (batch, seq_len, features), a view
-
-    def _head_time_major(self, out: torch.Tensor) -> torch.Tensor:
-        """out: (seq_len, features or hidden, batch) -> (batch, seq_len, features), a view."""
-        if isinstance(self.head, nn.Linear):
-            seq_len, _, batch = out.shape
-            weight = self.head.weight.expand(seq_len, -1, -1)  # (seq_len, features, hidden)
-            bias = self.head.bias[:, None].expand(seq_len, -1, batch)
-            out = torch.baddbmm(bias, weight, out)  # (seq_len, features, batch)
-        return out.permute(2, 0, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, seq_len, features) -> reconstruction of the same shape."""

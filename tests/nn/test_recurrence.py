@@ -19,9 +19,9 @@ def test_constant_input_lstm_matches_nn_lstm(inputs, hidden, batch, seq_len):
     code = torch.randn(batch, inputs)
     with torch.no_grad():
         expected, _ = lstm(code.unsqueeze(0).expand(seq_len, -1, -1))  # (seq, batch, hidden)
-        ours = lstm_on_constant_input(lstm, code, seq_len)  # (seq, hidden, batch)
-    assert ours.shape == (seq_len, hidden, batch)
-    torch.testing.assert_close(ours.permute(0, 2, 1), expected, rtol=1e-5, atol=1e-6)
+        ours = lstm_on_constant_input(lstm, code, seq_len)  # (seq, batch, hidden)
+    assert ours.shape == (seq_len, batch, hidden)
+    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("arch", ["linear", "direct"])
@@ -61,3 +61,19 @@ def test_two_layer_model_keeps_nn_lstm_and_its_bits():
         assert not takes_constant_input_path(model.decoder, code)
         out, _ = model.decoder(code.unsqueeze(0).expand(9, -1, -1))
         assert torch.equal(model(x), model.head(out).transpose(0, 1))
+
+
+def test_without_onednn_linear_the_decoder_keeps_nn_lstm(monkeypatch):
+    """A torch without oneDNN's packed linear decodes with nn.LSTM, to the same outputs."""
+    from lstmae_cli.nn import recurrence
+
+    torch.manual_seed(3)
+    model = LSTMAutoencoder(ModelConfig(n_features=4, hidden=8))
+    x = torch.randn(6, 10, 4)
+    with torch.no_grad():
+        fast = model(x)
+        monkeypatch.setattr(recurrence, "has_onednn_linear", lambda: False)
+        assert not takes_constant_input_path(model.decoder, model.encode(x))
+        out, _ = model.decoder(model.encode(x).unsqueeze(0).expand(10, -1, -1))
+        assert torch.equal(model(x), model.head(out).transpose(0, 1))
+    torch.testing.assert_close(fast, model(x).detach(), rtol=1e-5, atol=1e-6)
