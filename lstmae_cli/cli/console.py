@@ -26,7 +26,6 @@ def settle_heap() -> None:
 
         gc.freeze()
         gc.enable()
-        gc.enable()
 
 
 def err(message: str) -> None:

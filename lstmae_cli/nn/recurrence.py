@@ -81,8 +81,7 @@ def lstm_on_constant_input(lstm: nn.LSTM, code: torch.Tensor, seq_len: int) -> t
         if step == 0:  # the hidden state is zero
             gates = torch.sigmoid(from_input)  # (batch, 4h)
         else:  # out[step - 1] @ W_hh^T + from_input, then the sigmoid
-            previous = out[step - 1]
-            gates = _linear_add(previous, from_input, w_hh).sigmoid_()
+            gates = _linear_add(out[step - 1], from_input, w_hh).sigmoid_()
         i, f, o, s = gates.split(h, dim=1)  # s = sigmoid(2g)
         cell.mul_(f).addcmul_(i, s, value=2).sub_(i)  # c = f * c + i * (2s - 1)
         torch.mul(cell, 2, out=squashed).sigmoid_()  # tanh(c) = 2 squashed - 1
