@@ -8,13 +8,15 @@ Each run is a fresh process, timed from start to exit (wall seconds):
 - train: `lstmae train sample_data/machine_train.csv --epochs 1 -o MODEL -q`
 - score: `lstmae score MODEL sample_data/machine_test.csv -o SCORES -q`
 
-under four settings:
+under five settings:
 
 - `OMP_NUM_THREADS=1`: the baseline;
 - `default`: nothing set, so the thread policy (lstmae_cli/nn/threads.py) chooses, and the
-  entry point sets OMP_WAIT_POLICY=PASSIVE;
-- `--threads N, PASSIVE`: torch's old thread count (the CPUs this process may use), with
-  the entry point's wait policy: what PASSIVE alone does;
+  entry point sets a short spin (GOMP_SPINCOUNT, lstmae_cli/nn/threads.py);
+- `--threads N, short spin`: torch's old thread count (the CPUs this process may use),
+  with the entry point's short spin: what the spin alone does;
+- `--threads N, PASSIVE`: the same with OMP_WAIT_POLICY=PASSIVE (the entry point's
+  choice before the short spin: waiting threads sleep at once);
 - `old default`: the old behaviour, N threads and OpenMP's own wait policy (the command
   started through `cli.app`, past the entry point that sets it).
 
@@ -49,7 +51,7 @@ from lstmae_cli.nn import threads  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "threads.json"
 TRAIN = ROOT / "sample_data" / "machine_train.csv"
 TEST = ROOT / "sample_data" / "machine_test.csv"
-OURS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")  # cleared for every run
+OURS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")  # cleared
 OLD_ENTRY = "import sys; from lstmae_cli.cli.app import app; sys.argv[0] = 'lstmae'; app()"
 
 
@@ -59,7 +61,11 @@ def settings(cpus: int) -> dict[str, tuple[list[str], dict[str, str]]]:
     return {
         "OMP_NUM_THREADS=1": (lstmae, {"OMP_NUM_THREADS": "1"}),
         "default": (lstmae, {}),
-        f"--threads {cpus}, PASSIVE": ([*lstmae, "--threads", str(cpus)], {}),
+        f"--threads {cpus}, short spin": ([*lstmae, "--threads", str(cpus)], {}),
+        f"--threads {cpus}, PASSIVE": (
+            [*lstmae, "--threads", str(cpus)],
+            {"OMP_WAIT_POLICY": "PASSIVE"},
+        ),
         f"old default ({cpus} threads)": (
             [sys.executable, "-c", OLD_ENTRY, "--threads", str(cpus)],
             {},

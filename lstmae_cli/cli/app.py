@@ -204,7 +204,7 @@ def main() -> None:
         import gc
 
         gc.disable()
-    prepare_environment()  # before torch is imported: OMP_WAIT_POLICY
+    prepare_environment()  # before torch is imported: OpenMP's spin before it sleeps
     try:
         app()
     except KeyboardInterrupt:

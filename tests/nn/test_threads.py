@@ -140,30 +140,36 @@ def test_threads_option_and_user_variables_win():
     assert threads.choose(None, {"OMP_NUM_THREADS": ""}, allowed=2, others=0, online=2).threads == 2
 
 
-def test_wait_policy_is_passive_unless_the_user_chose():
+def test_waiting_threads_spin_briefly_unless_the_user_chose():
     environ: dict[str, str] = {}
     threads.prepare_environment(environ)
-    assert environ == {"OMP_WAIT_POLICY": "PASSIVE"}
-    environ = {"OMP_WAIT_POLICY": "ACTIVE"}
-    threads.prepare_environment(environ)
-    assert environ == {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert environ == {"GOMP_SPINCOUNT": threads.SHORT_SPIN}
+    for chosen in (
+        {"OMP_WAIT_POLICY": "ACTIVE"},
+        {"OMP_WAIT_POLICY": "PASSIVE"},
+        {"GOMP_SPINCOUNT": "0"},
+    ):
+        environ = dict(chosen)
+        threads.prepare_environment(environ)
+        assert environ == chosen
 
 
 def test_entry_point_sets_the_wait_policy(monkeypatch):
     from lstmae_cli.cli import app as app_module
 
-    monkeypatch.setenv("OMP_WAIT_POLICY", "placeholder")  # restored after the test
-    monkeypatch.delenv("OMP_WAIT_POLICY")
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.setenv(name, "placeholder")  # restored after the test
+        monkeypatch.delenv(name)
     seen = []
 
     def fake_app():
-        seen.append(os.environ.get("OMP_WAIT_POLICY"))
+        seen.append(os.environ.get("GOMP_SPINCOUNT"))
         raise SystemExit(0)
 
     monkeypatch.setattr(app_module, "app", fake_app)
     with pytest.raises(SystemExit):
         app_module.main()
-    assert seen == ["PASSIVE"]
+    assert seen == [threads.SHORT_SPIN]
 
 
 # ------------------------------------------------------------------- --threads N
