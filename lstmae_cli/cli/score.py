@@ -45,7 +45,15 @@ def score(
             help="row: every row; window: windows of seq_len rows; event: merged anomalous runs."
         ),
     ] = Level.row,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.csv,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format (default: from -o's extension, .parquet / .pq or .jsonl / "
+            ".ndjson; else csv).",
+        ),
+    ] = None,
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
@@ -137,6 +145,7 @@ def score(
         time_column=time_column, p_values=p_values, only_anomalies=only_anomalies,
     )  # fmt: skip
     # CSV / JSONL: scores to six significant digits, the input's columns as read
+    fmt = fmt or format_for(output)
     write_frames(iter(run), fmt.value, output, run.passthrough, behind=threads.intra_op() > 1)
     seconds = time.perf_counter() - began
     tally = run.tally
@@ -147,6 +156,20 @@ def score(
         )
     if fail_on_anomaly and tally.anomalies:
         raise typer.Exit(ExitStatus.ANOMALIES_FOUND)
+
+
+SUFFIX_FORMATS = {
+    ".parquet": Format.parquet,
+    ".pq": Format.parquet,
+    ".jsonl": Format.jsonl,
+    ".ndjson": Format.jsonl,
+}
+
+
+def format_for(output: str | None) -> Format:
+    """--format's default: Parquet or JSONL where -o's extension says so, else CSV."""
+    suffix = Path(output).suffix.lower() if output else ""
+    return SUFFIX_FORMATS.get(suffix, Format.csv)
 
 
 def _score_on_dask(model, data, output, quiet, fail_on_anomaly, **options) -> None:  # noqa: C901 (flat usage checks)

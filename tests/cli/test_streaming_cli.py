@@ -176,6 +176,33 @@ def test_jsonl_and_parquet_hold_the_same_rows_as_csv(tiny_model, small_csv, tmp_
     assert parquet["is_anomaly"].tolist() == csv["is_anomaly"].tolist()
 
 
+@pytest.mark.parametrize(
+    ("name", "format_args", "kind"),
+    [
+        ("out.parquet", [], "parquet"),
+        ("out.PQ", [], "parquet"),
+        ("out.jsonl", [], "jsonl"),
+        ("out.ndjson", [], "jsonl"),
+        ("out.txt", [], "csv"),
+        ("out", [], "csv"),
+        ("out.parquet", ["-f", "csv"], "csv"),  # a format given stands
+    ],
+)
+def test_output_format_follows_the_extension_unless_given(
+    tiny_model, small_csv, tmp_path, name, format_args, kind
+):
+    out = tmp_path / name
+    assert run("score", tiny_model, small_csv, "-o", out, "-q", *format_args).exit_code == 0
+    expected = len(pd.read_csv(small_csv))
+    if kind == "parquet":
+        assert len(pd.read_parquet(out)) == expected
+    elif kind == "jsonl":
+        lines = out.read_text().splitlines()
+        assert len(lines) == expected and "score" in json.loads(lines[0])
+    else:
+        assert len(pd.read_csv(out)) == expected
+
+
 def test_parquet_input_scores_like_csv(tiny_model, small_csv, small_frame, tmp_path):
     data = tmp_path / "in.parquet"
     small_frame.to_parquet(data)
