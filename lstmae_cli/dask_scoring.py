@@ -553,8 +553,10 @@ def _write_part(frame: pd.DataFrame, path: str, schema) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from .io.output import dictionary_columns
+
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-    pq.write_table(table, path)
+    pq.write_table(table, path, use_dictionary=dictionary_columns(table.schema))
     anomalies = int(frame["is_anomaly"].sum()) if "is_anomaly" in frame.columns else 0
     return {"rows": len(frame), "anomalies": anomalies}
 

@@ -147,3 +147,33 @@ def test_an_error_writing_is_raised_on_the_calling_thread(monkeypatch, tmp_path)
         write_frames(counted(), "csv", str(tmp_path / "out.csv"), behind=True)
     assert len(computed) < 200
     assert list(tmp_path.iterdir()) == []
+
+
+def test_parquet_dictionary_encodes_text_columns_only(tmp_path):
+    """Scores, errors, rows and times are all distinct: no dictionary for them (slower and
+    larger); text that repeats (an id, a passthrough note) keeps one."""
+    import pyarrow.parquet as pq
+
+    from lstmae_cli.io.output import dictionary_columns
+
+    rows = 5000
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2026-01-01", periods=rows, freq="s"),
+            "machine": np.where(np.arange(rows) % 2, "pump-a", "pump-b"),
+            "row": np.arange(rows),
+            "score": np.random.default_rng(0).random(rows),
+            "is_anomaly": np.arange(rows) % 7 == 0,
+        }
+    )
+    out = tmp_path / "scores.parquet"
+    write_frames([frame.iloc[:2000], frame.iloc[2000:]], "parquet", str(out))
+    assert pd.read_parquet(out).equals(frame)
+    meta = pq.ParquetFile(out).metadata
+    encodings = {
+        meta.schema.column(i).name: meta.row_group(0).column(i).encodings
+        for i in range(meta.num_columns)
+    }
+    dictionary = {name for name, kinds in encodings.items() if "RLE_DICTIONARY" in kinds}
+    assert dictionary == {"machine"}
+    assert dictionary_columns(pq.read_schema(out)) == ["machine"]
