@@ -32,6 +32,7 @@ SIGNIFICANT_DIGITS = 6  # of the scores in CSV / JSONL output
 SCORE_COLUMNS = frozenset(("score", "threshold", "peak_score", "mean_score"))
 EXACT_POWERS = 22  # 10.0 ** k is exact for k <= 22
 QUEUED_FRAMES = 2  # frames computed ahead of a writer thread (write_frames' `behind`)
+CSV_BATCH_ROWS = 8192  # rows Arrow formats at a time: 10-12 % faster than its 1,024
 _END = object()  # the end of the frames handed to a writer thread
 
 
@@ -235,7 +236,9 @@ def _arrow_csv(frame: pd.DataFrame) -> pa.Buffer | None:
             name: _arrow_column(frame[c]) for name, c in zip(names, frame.columns, strict=True)
         }
         sink = pa.BufferOutputStream()
-        options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+        options = pa_csv.WriteOptions(
+            include_header=False, quoting_style="none", batch_size=CSV_BATCH_ROWS
+        )
         pa_csv.write_csv(pa.table(columns), sink, options)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
