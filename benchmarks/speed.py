@@ -708,7 +708,8 @@ def main() -> None:
 
 
 def write_score_regime(result: dict) -> None:
-    """Step 3 of a --score-only run into score_threads.json, beside the other regime's."""
+    """Step 3 (of a full or a --score-only run) into score_threads.json, under this run's
+    thread regime, beside the other regimes' runs."""
     regime = os.environ.get("OMP_NUM_THREADS", "default")
     runs = json.loads(SCORE_RESULTS.read_text()) if SCORE_RESULTS.exists() else {}
     runs[regime] = result | {"date": time.strftime("%Y-%m-%d")}

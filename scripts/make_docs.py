@@ -830,6 +830,17 @@ def speed_threads() -> list[str]:
     return paragraphs(table(head, rows), [source(SCORE_THREADS, SCORE_THREADS_RUN)])
 
 
+def score_summary_row(label: str, s: dict, sizes: dict, baseline: str) -> list[str]:
+    """A README row for the scoring step `s`: rows/s, both tutorial ratios, the target."""
+    return [
+        label,
+        f"{s['lstmae']['rows_per_s']:,.0f} rows/s",
+        f"{baseline} {sizes.get('tutorial', 32)}: {s['ratio']:.1f}x; "
+        f"of {sizes.get('tutorial_big_batch', 4096)}: {s['ratio_big_batch']:.1f}x",
+        f">= 5x both: {five_times_both(s)}",
+    ]
+
+
 def speed_summary() -> list[str]:
     """The README's lines: scoring and training beside the tutorial on the CPU, and the
     GPU targets with gpu.json's numbers once a GPU has run the check."""
@@ -839,15 +850,13 @@ def speed_summary() -> list[str]:
     sizes = s.get("batch_sizes", {})
     loss_ratio = loss["tutorial_seconds"] / loss["lstmae_seconds"]
     rows = [
-        [
+        score_summary_row(
             f"CPU, {threads} torch thread{'' if threads == 1 else 's'}: `lstmae score` "
-            f"{data['args']['rows']:,} x 8 CSV, "
-            "process start to exit",
-            f"{s['lstmae']['rows_per_s']:,.0f} rows/s",
-            f"tutorial script, batches of {sizes.get('tutorial', 32)}: {s['ratio']:.1f}x; "
-            f"of {sizes.get('tutorial_big_batch', 4096)}: {s['ratio_big_batch']:.1f}x",
-            f">= 5x both: {five_times_both(s)}",
-        ],
+            f"{data['args']['rows']:,} x 8 CSV, process start to exit",
+            s,
+            sizes,
+            "tutorial script, batches of",
+        ),
         [
             "CPU: time to the tutorial's best validation loss",
             f"{loss['lstmae_seconds']:.1f} s",
@@ -858,18 +867,9 @@ def speed_summary() -> list[str]:
     details = "; details in [docs/speed.md](docs/speed.md)"
     notes = [source(SPEED, SPEED_RUN, details)]
     with contextlib.suppress(Missing, KeyError, TypeError):
-        default = load(SCORE_THREADS, SCORE_THREADS_RUN)["default"]
-        d = default["score"]
-        rows.insert(
-            1,
-            [
-                "CPU, default threads (every side its own): the same",
-                f"{d['lstmae']['rows_per_s']:,.0f} rows/s",
-                f"batches of {sizes.get('tutorial', 32)}: {d['ratio']:.1f}x; "
-                f"of {sizes.get('tutorial_big_batch', 4096)}: {d['ratio_big_batch']:.1f}x",
-                f">= 5x both: {five_times_both(d)}",
-            ],
-        )
+        default = load(SCORE_THREADS, SCORE_THREADS_RUN)["default"]["score"]
+        label = "CPU, default threads (every side its own): the same"
+        rows.insert(1, score_summary_row(label, default, sizes, "batches of"))
         notes[0] = source(
             SPEED,
             SPEED_RUN,

@@ -62,9 +62,9 @@ class LSTMAutoencoder(nn.Module):
         """code: (batch, hidden) -> (batch, seq_len, features)."""
         if takes_constant_input_path(self.decoder, code):  # CPU inference (recurrence.py)
             out = lstm_on_constant_input(self.decoder, code, seq_len)  # (seq_len, batch, ...)
-            return self.head(out).transpose(0, 1)
-        repeated = code.unsqueeze(0).expand(seq_len, -1, -1)  # (seq_len, batch, hidden)
-        out, _ = self.decoder(repeated)  # (seq_len, batch, features or hidden)
+        else:
+            repeated = code.unsqueeze(0).expand(seq_len, -1, -1)  # (seq_len, batch, hidden)
+            out, _ = self.decoder(repeated)  # (seq_len, batch, features or hidden)
         if torch.is_grad_enabled():  # the head's weight gradient sums its rows batch-major,
             return self.head(out.transpose(0, 1))  # in the same order as before: same training
         return self.head(out).transpose(0, 1)  # (batch, seq_len, features), a view
