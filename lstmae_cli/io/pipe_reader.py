@@ -84,12 +84,13 @@ class LineBatcher:
 
 
 def read_pipe_csv(
-    handle: BinaryIO, sep: str, chunk_rows: int, read_options: dict, header_line: bool = True
+    handle: BinaryIO, chunk_rows: int, read_options: dict, header_line: bool = True
 ) -> Iterator[pd.DataFrame]:
     """Frames of at most `chunk_rows` rows from CSV text on a pipe, as soon as rows arrive.
 
-    header_line False: the first line is data (read_options name the columns)."""
+    read_options: pandas.read_csv's (sep, decimal, ...); header_line False: the first line
+    is data (read_options name the columns)."""
     header = handle.readline() if header_line else b""
     for lines in LineBatcher(handle, chunk_rows).batches():
         text = header + b"\n".join(lines) + b"\n"
-        yield pd.read_csv(io.BytesIO(text), sep=sep, **read_options)
+        yield pd.read_csv(io.BytesIO(text), **read_options)

@@ -1,8 +1,10 @@
-"""Read CSV / Parquet / stdin into frames: delimiter sniffing, chunks, one-line errors."""
+"""Read CSV / Parquet / stdin into frames: delimiter and decimal-mark sniffing, chunks,
+one-line errors."""
 
 from __future__ import annotations
 
 import io
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from ..errors import InputError, UsageError
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", ";", "\t")
 SNIFF_BYTES = 64 * 1024
+COMMA_DECIMAL = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")  # 3,14  -0,5  1,2e-3
+POINT_DECIMAL = re.compile(r"[-+]?\d*\.\d+(?:[eE][-+]?\d+)?")  # 3.14  -0.5  1.2e-3
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,18 @@ def sniff_delimiter(head: bytes) -> str:
     return best if counts[best] > 0 else ","
 
 
+def sniff_decimal(head: bytes, sep: str) -> str:
+    """`,` where a `;`- or tab-separated file writes its numbers with a decimal comma (as
+    spreadsheets do in much of Europe: 3,14) and none with a point; else `.`."""
+    if sep == ",":
+        return "."
+    text = head.decode("utf-8", errors="replace")
+    fields = [f.strip().strip('"') for line in text.splitlines() for f in line.split(sep)]
+    comma = any(COMMA_DECIMAL.fullmatch(f) for f in fields)
+    point = any(POINT_DECIMAL.fullmatch(f) for f in fields)
+    return "," if comma and not point else "."
+
+
 def read_frames(
     source: str | Path, chunk_rows: int | None = None, header: Header = HEADER
 ) -> Iterator[pd.DataFrame]:
@@ -116,7 +132,8 @@ def read_frames(
             if names is None:
                 _refuse_numeric_header(head, sep, name)
                 _refuse_duplicate_names(head, sep, name)
-            frames = _read_csv(handle, name, sep, chunk_rows, source, names)
+            options = {"sep": sep, "decimal": sniff_decimal(head, sep)}
+            frames = _read_csv(handle, name, options, chunk_rows, source, names)
         yield from _numbered(frames, name)
     finally:
         if handle is not sys.stdin.buffer:
@@ -183,23 +200,24 @@ def read_frame(source: str | Path, header: Header = HEADER) -> pd.DataFrame:
 def _read_csv(
     handle: BinaryIO,
     name: str,
-    sep: str,
+    dialect: dict,
     chunk_rows: int | None,
     source: str | Path = "-",
     names: list[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """names: the columns of a file without a header line; None: its first line names them."""
+    """dialect: the sniffed `sep` and `decimal`; names: the columns of a file without a
+    header line, None: its first line names them."""
     from .pipe_reader import is_pipe, read_pipe_csv
 
-    options = {"encoding": "utf-8-sig", "low_memory": False}
+    options = dialect | {"encoding": "utf-8-sig", "low_memory": False}
     if names is not None:
         options |= {"header": None, "names": names}
     chunks: Iterable[pd.DataFrame]
     try:
         if chunk_rows is not None and is_pipe(handle):  # rows go on as soon as they arrive
-            chunks = read_pipe_csv(handle, sep, chunk_rows, options, names is None)
+            chunks = read_pipe_csv(handle, chunk_rows, options, names is None)
         else:
-            reader = pd.read_csv(handle, sep=sep, chunksize=chunk_rows, **options)
+            reader = pd.read_csv(handle, chunksize=chunk_rows, **options)
             chunks = [reader] if chunk_rows is None else reader
         for chunk in chunks:
             yield _check_header(chunk, name)

@@ -378,3 +378,23 @@ def test_every_command_turns_the_collector_back_on(monkeypatch, tmp_path, tiny_m
         gc.enable()
     assert result.exit_code == 0, result.output[-500:]
     assert turned_on, f"lstmae {command} left the garbage collector off"
+
+
+def test_a_decimal_comma_file_scores_as_its_point_twin(tiny_model, small_frame, tmp_path):
+    """A `;`-separated export with decimal commas (3,14), as a file and through a pipe,
+    gives the scores of the same data written with points."""
+    point = small_frame.to_csv(index=False, sep=";")
+    comma = small_frame.to_csv(index=False, sep=";", decimal=",")
+    assert "," in comma and "." not in comma.split("\n", 2)[1].split(";", 1)[1]
+    (tmp_path / "comma.csv").write_text(comma)
+    expected = subprocess.run(
+        lstmae("score", tiny_model, "-", "-q"), input=point.encode(), capture_output=True
+    )
+    from_file = subprocess.run(
+        lstmae("score", tiny_model, tmp_path / "comma.csv", "-q"), capture_output=True
+    )
+    from_pipe = subprocess.run(
+        lstmae("score", tiny_model, "-", "-q"), input=comma.encode(), capture_output=True
+    )
+    assert expected.returncode == from_file.returncode == from_pipe.returncode == 0
+    assert from_file.stdout == expected.stdout and from_pipe.stdout == expected.stdout

@@ -184,8 +184,8 @@ def test_a_headerless_pipe_keeps_its_first_line(small_frame):
     text = small_frame.head(5).to_csv(index=False, header=False).encode()
     names = ["t", "a", "b", "c"]
     handle = io.BufferedReader(io.BytesIO(text))
-    options = {"header": None, "names": names}
-    frames = list(read_pipe_csv(handle, ",", 100, options, header_line=False))
+    options = {"sep": ",", "header": None, "names": names}
+    frames = list(read_pipe_csv(handle, 100, options, header_line=False))
     assert sum(len(f) for f in frames) == 5 and list(frames[0].columns) == names
 
 

@@ -18,7 +18,7 @@ from lstmae_cli.io.data import (
     resolve_roles,
     split_series,
 )
-from lstmae_cli.io.reading import read_frame, read_frames, sniff_delimiter
+from lstmae_cli.io.reading import read_frame, read_frames, sniff_decimal, sniff_delimiter
 
 
 @pytest.mark.parametrize("sep", [",", ";", "\t"])
@@ -30,6 +30,34 @@ def test_delimiters_are_detected(tmp_path, sep):
     frame = read_frame(path)
     assert list(frame.columns) == ["time", "a", "b"]
     assert frame["a"].iloc[0] == 1.5
+
+
+@pytest.mark.parametrize(
+    ("head", "sep", "decimal"),
+    [
+        (b"t;a;b\n2026-01-01 00:00:00;3,14;-0,5\n", ";", ","),
+        (b"t\ta\n1\t1,2e-3\n2\t7\n", "\t", ","),
+        (b"t;a;b\n1;3.14;-0.5\n", ";", "."),
+        (b"t;a;b\n1;3,14;2.5\n", ";", "."),  # both marks: not a decimal-comma file
+        (b"t;a\n1;2\n", ";", "."),  # integers only
+        (b't,a\n1,"3,14"\n', ",", "."),  # a comma-separated file keeps the point
+    ],
+)
+def test_decimal_mark_is_sniffed(head, sep, decimal):
+    assert sniff_decimal(head, sep) == decimal
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 2])
+def test_decimal_commas_read_as_the_same_numbers(tmp_path, chunk_rows):
+    point, comma = tmp_path / "point.csv", tmp_path / "comma.csv"
+    rows = ["time;a;b", "2026-01-01 00:00:00;1.5;-0.25", "2026-01-01 00:00:01;2;1e-3"]
+    rows += ["2026-01-01 00:00:02;-.5;3.75"]
+    point.write_text("\n".join(rows) + "\n")
+    comma.write_text("\n".join(r.replace(".", ",") for r in rows) + "\n")
+    expected = pd.concat(read_frames(point, chunk_rows))
+    got = pd.concat(read_frames(comma, chunk_rows))
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["a"].tolist() == [1.5, 2.0, -0.5]
 
 
 def test_sniff_defaults_to_comma_for_one_column():
