@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -12,6 +13,9 @@ from ..errors import InputError, LstmaeWarning
 from ..params import MISSING_POLICIES
 
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
+# words that name a numeric time column (1767225600, seconds since 1970): "unix_time",
+# "timestamp_ms", "epoch"
+NUMERIC_TIME_WORDS = frozenset((*TIME_NAMES, "epoch", "unix", "unixtime", "epochtime"))
 # names of 0/1 columns that are most likely labels, not measurements
 LABEL_NAMES = frozenset(
     ("anomaly", "anomalies", "is_anomaly", "label", "labels", "target", "class", "fault")
@@ -33,8 +37,10 @@ class ColumnRoles:
         return {"features": self.features, "time": self.time, "id": self.id, "label": self.label}
 
 
-def detect_time_column(frame: pd.DataFrame) -> str | None:
-    """A datetime column, or a text column whose values parse as dates."""
+def detect_time_column(frame: pd.DataFrame, id_column: str | None = None) -> str | None:
+    """A datetime column, or a text column whose values parse as dates; else a numeric
+    column named as a time (`timestamp`, `unix_time`, `epoch`, ...) whose values never
+    decrease (within each series of `id_column`): Unix times, seconds or steps."""
     for name in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[name]):
             return name
@@ -45,7 +51,32 @@ def detect_time_column(frame: pd.DataFrame) -> str | None:
             continue
         if _looks_like_dates(column.dropna().head(20)):
             return name
+    for name in frame.columns:
+        if name != id_column and _named_as_time(name) and _a_clock(frame, name, id_column):
+            return name
     return None
+
+
+def _named_as_time(name: object) -> bool:
+    words = re.split(r"[^0-9a-z]+", str(name).lower())
+    return any(word in NUMERIC_TIME_WORDS for word in words)
+
+
+def _a_clock(frame: pd.DataFrame, name: str, id_column: str | None) -> bool:
+    """Whether numeric column `name` never decreases (in each series) and does not stand
+    still: a duration or a setting named "time" goes up and down, or stays."""
+    column = frame[name]
+    if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+        return False
+    if column.isna().any() or column.nunique() < 2:
+        return False
+    if id_column is None or id_column not in frame.columns:
+        return bool(column.is_monotonic_increasing)
+    return bool(column.groupby(frame[id_column], sort=False).apply(_rises).all())
+
+
+def _rises(column: pd.Series) -> bool:
+    return bool(column.is_monotonic_increasing)
 
 
 def _looks_like_dates(sample: pd.Series) -> bool:
@@ -71,14 +102,42 @@ def resolve_roles(
     """Check the named columns exist; default features are the numeric columns left over."""
     named = [c for c in [time, id_column, label, *(features or []), *(exclude or [])] if c]
     require_columns(frame, named, name)
-    time = time or detect_time_column(frame)
+    time = time or detect_time_column(frame, id_column)
     if features is None:
         reserved = {time, id_column, label, *(exclude or [])}
         features = [c for c in frame.columns if c not in reserved and _is_feature(frame[c])]
+        features = _without_row_counters(frame, features, name)
         _warn_label_like(frame, features, name)
     if not features:
         raise InputError(f"{name}: no numeric feature columns found (use --columns a,b,c)")
     return ColumnRoles(features=list(features), time=time, id=id_column, label=label)
+
+
+def _without_row_counters(frame: pd.DataFrame, features: list[str], name: str) -> list[str]:
+    """`features` less the integer columns that count the rows (0, 1, 2, ... or from any
+    start: an index written with the data, a row number), with a warning: later data
+    always lies beyond a counter's training range, so it would flag every row."""
+    counters = [c for c in features if _counts_rows(frame[c])]
+    if counters and len(counters) < len(features):
+        listed = ", ".join(map(str, counters))
+        counts, is_not = ("counts", "is not") if len(counters) == 1 else ("count", "are not")
+        warnings.warn(
+            LstmaeWarning(
+                f"{name}: {listed} {counts} the rows (n, n+1, n+2, ...) and {is_not} used as "
+                "a feature: later data would lie beyond its training range; --columns "
+                "chooses the features yourself"
+            ),
+            stacklevel=4,
+        )
+        return [c for c in features if c not in counters]
+    return features
+
+
+def _counts_rows(column: pd.Series) -> bool:
+    if not pd.api.types.is_integer_dtype(column) or len(column) < 3:
+        return False
+    steps = np.diff(column.to_numpy(dtype=np.int64))
+    return bool((steps == 1).all())
 
 
 def _warn_label_like(frame: pd.DataFrame, features: list[str], name: str) -> None:

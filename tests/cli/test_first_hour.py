@@ -417,3 +417,28 @@ def test_dependency_floors_cover_what_the_code_uses():
     assert numbers(floors["torch"]) >= (2, 5)  # Adam(fused) on CPU 2.4, onnx dynamo=False 2.5
     for name in ("typer", "torch"):
         assert numbers(version(name)) >= numbers(floors[name]), name
+
+
+# ------------------------------------------------------------ clocks and counters
+def test_unix_times_and_a_written_index_are_not_features(tmp_path):
+    """An export with Unix times and pandas' index column (`,timestamp,f0,...` with
+    0, 1, 2, ... first) trains and scores as the same data with text times: neither the
+    clock nor the counter becomes a feature, which later rows would always lie beyond."""
+    frame = make_frame(1200)
+    seconds = (pd.to_datetime(frame["timestamp"]) - pd.Timestamp(0)) // pd.Timedelta("1s")
+    unix = frame.assign(timestamp=seconds)  # 1767225600, 1767225660, ...
+    unix.iloc[:600].to_csv(tmp_path / "train.csv")  # the index, as pandas writes it
+    unix.iloc[600:].to_csv(tmp_path / "test.csv")  # rows 600..1199
+    frame.iloc[:600].to_csv(tmp_path / "plain_train.csv", index=False)
+    frame.iloc[600:].to_csv(tmp_path / "plain_test.csv", index=False)
+    trained = run("train", tmp_path / "train.csv", "-o", tmp_path / "m.safetensors", *TINY)
+    assert trained.exit_code == 0, trained.output
+    assert any("Unnamed: 0 counts the rows" in w for w in warnings_in(trained.stderr))
+    plain = run("train", tmp_path / "plain_train.csv", "-o", tmp_path / "p.safetensors", *TINY)
+    assert plain.exit_code == 0, plain.output
+    scored = run("score", tmp_path / "m.safetensors", tmp_path / "test.csv", "-q")
+    expected = run("score", tmp_path / "p.safetensors", tmp_path / "plain_test.csv", "-q")
+    got, want = (pd.read_csv(io.StringIO(r.stdout)) for r in (scored, expected))
+    assert list(got["timestamp"][:2]) == list(unix["timestamp"][600:602])
+    pd.testing.assert_frame_equal(got.drop(columns="timestamp"), want.drop(columns="timestamp"))
+    assert got["is_anomaly"].mean() < 0.05

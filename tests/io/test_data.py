@@ -105,6 +105,59 @@ def test_time_column_is_detected_and_not_a_feature(small_frame):
     assert roles.features == ["f0", "f1", "f2"]
 
 
+@pytest.mark.parametrize(
+    "name", ["timestamp", "unix_time", "Time (s)", "epoch", "timestamp_ms", "ts"]
+)
+def test_a_numeric_clock_named_as_time_is_the_time_column(name):
+    frame = pd.DataFrame({name: [1767225600, 1767225601, 1767225601, 1767225605]})
+    frame["a"], frame["b"] = [0.5, 1.5, 0.7, 0.2], [3.0, 2.0, 1.0, 2.0]
+    roles = resolve_roles(frame, "x")
+    assert roles.time == name and roles.features == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[3.0, 1.0, 2.0, 5.0], [4.0, 4.0, 4.0, 4.0], [1.0, 2.0, None, 4.0]],
+    ids=["goes down: a duration", "stands still: a setting", "has gaps"],
+)
+def test_a_numeric_time_that_is_no_clock_stays_a_feature(values):
+    frame = pd.DataFrame({"cycle_time": values, "a": [0.5, 1.5, 0.7, 0.2]})
+    roles = resolve_roles(frame, "x")
+    assert roles.time is None and roles.features == ["cycle_time", "a"]
+
+
+def test_a_numeric_clock_rises_within_each_series():
+    frame = pd.DataFrame(
+        {"id": ["m1", "m1", "m2", "m2"], "ts": [10, 11, 5, 6], "a": [0.5, 1.5, 0.7, 0.2]}
+    )
+    assert resolve_roles(frame, "x", id_column="id").time == "ts"
+    assert detect_time_column(frame) is None  # 11 -> 5: not one clock over the file
+    assert detect_time_column(frame.assign(t=frame.pop("ts")), "id") is None  # not a time name
+
+
+def test_dates_win_over_a_numeric_clock(small_frame):
+    frame = small_frame.assign(unix_time=range(len(small_frame)))
+    assert resolve_roles(frame, "x").time == "timestamp"
+
+
+def test_a_row_counter_is_left_out_of_the_features_with_a_warning():
+    frame = pd.DataFrame(
+        {"Unnamed: 0": [7, 8, 9, 10], "a": [0.5, 1.5, 0.7, 0.2], "b": [1, 2, 3, 5]}
+    )
+    with pytest.warns(LstmaeWarning, match="Unnamed: 0 counts the rows") as caught:
+        roles = resolve_roles(frame, "x")
+    assert roles.features == ["a", "b"] and len(caught) == 1
+    assert resolve_roles(frame, "x", features=["Unnamed: 0", "a"]).features[0] == "Unnamed: 0"
+
+
+def test_a_file_of_counters_only_keeps_them():
+    """Nothing else to learn from: the counters stay features rather than no feature."""
+    frame = pd.DataFrame({"n": [1, 2, 3], "m": [4, 5, 6]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LstmaeWarning)
+        assert resolve_roles(frame, "x").features == ["n", "m"]
+
+
 def test_roles_exclude_label_and_id():
     frame = pd.DataFrame({"id": [1, 1], "a": [1.0, 2.0], "label": [0, 1], "b": [3.0, 4.0]})
     roles = resolve_roles(frame, "x", id_column="id", label="label")
@@ -125,7 +178,7 @@ def test_label_like_feature_columns_warn_and_stay_features():
 @pytest.mark.parametrize(
     "columns",
     [
-        {"anomaly": [0, 1, 2]},  # named like a label, but not 0/1
+        {"anomaly": [0, 2, 1]},  # named like a label, but not 0/1
         {"flag": [0, 1, 0]},  # 0/1, but not named like a label
     ],
 )
