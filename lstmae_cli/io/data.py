@@ -16,6 +16,7 @@ TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
 # words that name a numeric time column (1767225600, seconds since 1970): "unix_time",
 # "timestamp_ms", "epoch"
 NUMERIC_TIME_WORDS = frozenset((*TIME_NAMES, "epoch", "unix", "unixtime", "epochtime"))
+CLOCK_ROWS = 10  # rows a column must rise evenly through to be taken for a counter or clock
 # names of 0/1 columns that are most likely labels, not measurements
 LABEL_NAMES = frozenset(
     ("anomaly", "anomalies", "is_anomaly", "label", "labels", "target", "class", "fault")
@@ -106,38 +107,42 @@ def resolve_roles(
     if features is None:
         reserved = {time, id_column, label, *(exclude or [])}
         features = [c for c in frame.columns if c not in reserved and _is_feature(frame[c])]
-        features = _without_row_counters(frame, features, name)
+        features = _without_clocks(frame, features, name)
         _warn_label_like(frame, features, name)
     if not features:
         raise InputError(f"{name}: no numeric feature columns found (use --columns a,b,c)")
     return ColumnRoles(features=list(features), time=time, id=id_column, label=label)
 
 
-def _without_row_counters(frame: pd.DataFrame, features: list[str], name: str) -> list[str]:
-    """`features` less the integer columns that count the rows (0, 1, 2, ... or from any
-    start: an index written with the data, a row number), with a warning: later data
-    always lies beyond a counter's training range, so it would flag every row."""
-    counters = [c for c in features if _counts_rows(frame[c])]
-    if counters and len(counters) < len(features):
-        listed = ", ".join(map(str, counters))
-        counts, is_not = ("counts", "is not") if len(counters) == 1 else ("count", "are not")
+def _without_clocks(frame: pd.DataFrame, features: list[str], name: str) -> list[str]:
+    """`features` less the columns that rise by the same step every row (an index written
+    with the data, a row number, seconds since the start), with a warning: later data
+    always lies beyond such a column's training range, so it would flag every row."""
+    clocks = [c for c in features if _steps_evenly(frame[c])]
+    if clocks and len(clocks) < len(features):
+        listed = ", ".join(map(str, clocks))
+        rises, is_not = ("rises", "is not") if len(clocks) == 1 else ("rise", "are not")
         warnings.warn(
             LstmaeWarning(
-                f"{name}: {listed} {counts} the rows (n, n+1, n+2, ...) and {is_not} used as "
-                "a feature: later data would lie beyond its training range; --columns "
-                "chooses the features yourself"
+                f"{name}: {listed} {rises} by the same step every row (a row counter or a "
+                f"clock) and {is_not} used as a feature: later data would lie beyond its "
+                "training range; --columns chooses the features yourself"
             ),
             stacklevel=4,
         )
-        return [c for c in features if c not in counters]
+        return [c for c in features if c not in clocks]
     return features
 
 
-def _counts_rows(column: pd.Series) -> bool:
-    if not pd.api.types.is_integer_dtype(column) or len(column) < 3:
+def _steps_evenly(column: pd.Series) -> bool:
+    """At least CLOCK_ROWS rows, each above the last by the same step (within 1 %)."""
+    if len(column) < CLOCK_ROWS or not pd.api.types.is_numeric_dtype(column):
         return False
-    steps = np.diff(column.to_numpy(dtype=np.int64))
-    return bool((steps == 1).all())
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    steps = np.diff(column.to_numpy(dtype=np.float64))  # NaN where a value is missing
+    step = float(np.median(steps))
+    return bool(step > 0 and (np.abs(steps - step) <= 0.01 * step).all())
 
 
 def _warn_label_like(frame: pd.DataFrame, features: list[str], name: str) -> None:

@@ -433,7 +433,7 @@ def test_unix_times_and_a_written_index_are_not_features(tmp_path):
     frame.iloc[600:].to_csv(tmp_path / "plain_test.csv", index=False)
     trained = run("train", tmp_path / "train.csv", "-o", tmp_path / "m.safetensors", *TINY)
     assert trained.exit_code == 0, trained.output
-    assert any("Unnamed: 0 counts the rows" in w for w in warnings_in(trained.stderr))
+    assert any("Unnamed: 0 rises by the same step" in w for w in warnings_in(trained.stderr))
     plain = run("train", tmp_path / "plain_train.csv", "-o", tmp_path / "p.safetensors", *TINY)
     assert plain.exit_code == 0, plain.output
     scored = run("score", tmp_path / "m.safetensors", tmp_path / "test.csv", "-q")

@@ -141,18 +141,37 @@ def test_dates_win_over_a_numeric_clock(small_frame):
 
 
 def test_a_row_counter_is_left_out_of_the_features_with_a_warning():
+    rng = np.random.default_rng(0)
     frame = pd.DataFrame(
-        {"Unnamed: 0": [7, 8, 9, 10], "a": [0.5, 1.5, 0.7, 0.2], "b": [1, 2, 3, 5]}
+        {"Unnamed: 0": np.arange(7, 19), "a": rng.normal(size=12), "b": rng.integers(0, 9, 12)}
     )
-    with pytest.warns(LstmaeWarning, match="Unnamed: 0 counts the rows") as caught:
+    with pytest.warns(LstmaeWarning, match="Unnamed: 0 rises by the same step") as caught:
         roles = resolve_roles(frame, "x")
     assert roles.features == ["a", "b"] and len(caught) == 1
     assert resolve_roles(frame, "x", features=["Unnamed: 0", "a"]).features[0] == "Unnamed: 0"
 
 
-def test_a_file_of_counters_only_keeps_them():
+def test_a_clock_in_float_seconds_is_left_out_but_a_noisy_ramp_is_kept():
+    rng = np.random.default_rng(1)
+    elapsed = np.arange(50) * 0.1  # 0.30000000000000004 and the like: the same step
+    ramp = np.arange(50) * 0.1 + rng.normal(0, 0.01, 50)  # a sensor that warms up
+    frame = pd.DataFrame({"elapsed": elapsed, "ramp": np.maximum.accumulate(ramp)})
+    with pytest.warns(LstmaeWarning, match="elapsed rises by the same step"):
+        assert resolve_roles(frame, "x").features == ["ramp"]
+
+
+def test_short_or_gapped_columns_are_no_clocks():
+    frame = pd.DataFrame({"n": np.arange(9), "a": np.arange(9) * 2.0})  # fewer than 10 rows
+    gapped = pd.DataFrame({"n": [*range(5), None, *range(6, 12)], "a": np.ones(12)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LstmaeWarning)
+        assert resolve_roles(frame, "x").features == ["n", "a"]
+        assert resolve_roles(gapped, "x").features == ["n", "a"]
+
+
+def test_a_file_of_clocks_only_keeps_them():
     """Nothing else to learn from: the counters stay features rather than no feature."""
-    frame = pd.DataFrame({"n": [1, 2, 3], "m": [4, 5, 6]})
+    frame = pd.DataFrame({"n": np.arange(1, 13), "m": np.arange(4, 16)})
     with warnings.catch_warnings():
         warnings.simplefilter("error", LstmaeWarning)
         assert resolve_roles(frame, "x").features == ["n", "m"]
