@@ -107,11 +107,25 @@ def resolve_roles(
     if features is None:
         reserved = {time, id_column, label, *(exclude or [])}
         features = [c for c in frame.columns if c not in reserved and _is_feature(frame[c])]
-        features = _without_clocks(frame, features, name)
+        features = _without_clocks(frame, _without_empty(frame, features, name), name)
         _warn_label_like(frame, features, name)
     if not features:
         raise InputError(f"{name}: no numeric feature columns found (use --columns a,b,c)")
     return ColumnRoles(features=list(features), time=time, id=id_column, label=label)
+
+
+def _without_empty(frame: pd.DataFrame, features: list[str], name: str) -> list[str]:
+    """`features` less the columns without a single value (a sensor not connected, the
+    empty column a trailing delimiter makes), with a warning: nothing to learn from."""
+    empty = [c for c in features if frame[c].isna().all()]
+    if empty:
+        listed = ", ".join(map(str, empty))
+        has, is_not = ("has", "is not") if len(empty) == 1 else ("have", "are not")
+        warnings.warn(
+            LstmaeWarning(f"{name}: {listed} {has} no values and {is_not} used as a feature"),
+            stacklevel=4,
+        )
+    return [c for c in features if c not in empty]
 
 
 def _without_clocks(frame: pd.DataFrame, features: list[str], name: str) -> list[str]:

@@ -117,9 +117,15 @@ def test_text_in_a_numeric_column_at_score_time(tiny_model, tmp_path, small_fram
 
 
 def test_all_nan_column(tmp_path, out, small_frame):
+    """Left out of the default features with a warning; named with --columns, an error."""
     data = tmp_path / "nan.csv"
     small_frame.assign(f1=np.nan).to_csv(data, index=False)
-    fails(["train", data, "-o", out / "m.safetensors", *TRAIN], 1, "column 'f1' has no numeric")
+    chosen = ["--columns", "f0,f1"]
+    fails(["train", data, "-o", out / "m.safetensors", *chosen, *TRAIN], 1, "column 'f1' has no")
+    trained = invoke("train", data, "-o", out / "m.safetensors", *TRAIN[:-1])
+    assert trained.exit_code == 0, trained.output
+    assert "f1 has no values and is not used as a feature" in trained.stderr
+    assert "2 features" in trained.stderr
 
 
 def test_only_text_columns(tmp_path, out):

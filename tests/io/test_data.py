@@ -177,6 +177,15 @@ def test_a_file_of_clocks_only_keeps_them():
         assert resolve_roles(frame, "x").features == ["n", "m"]
 
 
+def test_an_empty_column_is_left_out_of_the_features_with_a_warning(tmp_path):
+    path = tmp_path / "export.csv"  # a trailing ";" makes an empty, unnamed last column
+    path.write_text("time;a;dead;\n2026-01-01 00:00:00;1,5;;\n2026-01-01 00:00:01;2,5;;\n")
+    frame = read_frame(path)
+    with pytest.warns(LstmaeWarning, match="dead, Unnamed: 3 have no values") as caught:
+        roles = resolve_roles(frame, "export.csv")
+    assert roles.features == ["a"] and len(caught) == 1
+
+
 def test_roles_exclude_label_and_id():
     frame = pd.DataFrame({"id": [1, 1], "a": [1.0, 2.0], "label": [0, 1], "b": [3.0, 4.0]})
     roles = resolve_roles(frame, "x", id_column="id", label="label")
