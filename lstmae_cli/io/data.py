@@ -395,7 +395,8 @@ def parse_times(column: pd.Series) -> pd.Series:
     """Times as datetime64 (numbers and datetimes as they are); text that does not parse
     becomes NaT.
 
-    Text is first read as ISO 8601 alone, in half the time: pandas' "mixed" format tries
+    Times with different UTC offsets (a summer-time switch) are compared in UTC. Text is
+    first read as ISO 8601 alone, in half the time: pandas' "mixed" format tries
     the same ISO parser on each value before anything else, so where every value is ISO
     8601 the times are the same; otherwise (any other form, a value that does not parse,
     mixed time zones) it is read as before.
@@ -408,4 +409,7 @@ def parse_times(column: pd.Series) -> pd.Series:
             return pd.to_datetime(column, format="ISO8601")
         except (ValueError, TypeError, OverflowError):
             pass
-        return pd.to_datetime(column, errors="coerce", format="mixed")
+        try:
+            return pd.to_datetime(column, errors="coerce", format="mixed")
+        except ValueError:  # offsets that change (+01:00, then +02:00 from a DST switch)
+            return pd.to_datetime(column, errors="coerce", format="mixed", utc=True)

@@ -442,3 +442,27 @@ def test_unix_times_and_a_written_index_are_not_features(tmp_path):
     assert list(got["timestamp"][:2]) == list(unix["timestamp"][600:602])
     pd.testing.assert_frame_equal(got.drop(columns="timestamp"), want.drop(columns="timestamp"))
     assert got["is_anomaly"].mean() < 0.05
+
+
+def test_a_summer_time_switch_in_the_times_trains_and_scores(tmp_path):
+    """Offsets that change from +01:00 to +02:00 (Europe, last Sunday of March) are
+    compared in UTC: rows keep their order, times are written as they came, an event's
+    duration counts the hour that was skipped as no time."""
+    frame = make_frame(600)
+    local = pd.date_range("2026-03-29 00:00", periods=600, freq="min", tz="Europe/Berlin")
+    text = local.strftime("%Y-%m-%dT%H:%M:%S%z")
+    frame["timestamp"] = text.str[:-2] + ":" + text.str[-2:]  # 2026-03-29T01:59:00+01:00
+    frame.to_csv(tmp_path / "dst.csv", index=False)
+    trained = run("train", tmp_path / "dst.csv", "-o", tmp_path / "m.safetensors", *TINY, "-q")
+    assert trained.exit_code == 0, trained.output
+    every = ["--threshold", "0", "--min-rows", "1", "-q"]
+    rows = run("score", tmp_path / "m.safetensors", tmp_path / "dst.csv", *every)
+    events = run(
+        "score", tmp_path / "m.safetensors", tmp_path / "dst.csv", "--level", "event", *every
+    )
+    assert rows.exit_code == events.exit_code == 0, rows.output + events.output
+    written = pd.read_csv(io.StringIO(rows.stdout))["timestamp"]
+    assert written.tolist() == frame["timestamp"].tolist()
+    assert "2026-03-29T01:59:00+01:00" in written.tolist()
+    event = pd.read_csv(io.StringIO(events.stdout)).iloc[0]
+    assert event["duration"] == 599 * 60  # 600 rows a minute apart, in real seconds
