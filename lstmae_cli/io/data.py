@@ -16,6 +16,8 @@ TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
 # words that name a numeric time column (1767225600, seconds since 1970): "unix_time",
 # "timestamp_ms", "epoch"
 NUMERIC_TIME_WORDS = frozenset((*TIME_NAMES, "epoch", "unix", "unixtime", "epochtime"))
+# a number and a unit without digits: 19.5 °C, -3 bar, 12%, 4,2 kW (not 2026-01-01, 12:00)
+NUMBER_WITH_UNIT = r"\s*[-+]?\d+(?:[.,]\d+)?\s*[^\d\s.,:/+-][^\d]*"
 CLOCK_ROWS = 10  # rows a column must rise evenly through to be taken for a counter or clock
 # names of 0/1 columns that are most likely labels, not measurements
 LABEL_NAMES = frozenset(
@@ -107,11 +109,30 @@ def resolve_roles(
     if features is None:
         reserved = {time, id_column, label, *(exclude or [])}
         features = [c for c in frame.columns if c not in reserved and _is_feature(frame[c])]
+        _warn_numbers_with_units(frame, [c for c in frame.columns if c not in reserved], name)
         features = _without_clocks(frame, _without_empty(frame, features, name), name)
         _warn_label_like(frame, features, name)
     if not features:
         raise InputError(f"{name}: no numeric feature columns found (use --columns a,b,c)")
     return ColumnRoles(features=list(features), time=time, id=id_column, label=label)
+
+
+def _warn_numbers_with_units(frame: pd.DataFrame, columns: list, name: str) -> None:
+    """Warn about text columns of numbers with a unit (19.5 °C, 3 bar, 12%): they are not
+    features, and a user who exported them so most likely meant them to be."""
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        sample = values.dropna().head(200).astype(str)
+        if len(sample) and sample.str.fullmatch(NUMBER_WITH_UNIT).mean() >= 0.8:
+            warnings.warn(
+                LstmaeWarning(
+                    f"{name}: {column} holds numbers with a unit ({sample.iloc[0].strip()}) "
+                    "and is not used as a feature; write the numbers alone to use it"
+                ),
+                stacklevel=4,
+            )
 
 
 def _without_empty(frame: pd.DataFrame, features: list[str], name: str) -> list[str]:

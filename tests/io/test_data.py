@@ -186,6 +186,20 @@ def test_an_empty_column_is_left_out_of_the_features_with_a_warning(tmp_path):
     assert roles.features == ["a"] and len(caught) == 1
 
 
+def test_numbers_with_a_unit_are_named_in_a_warning():
+    frame = pd.DataFrame(
+        {
+            "time": ["2026-01-01 00:00:00", "2026-01-01 00:00:01", "2026-01-01 00:00:02"],
+            "temp": ["19.5 °C", "20,1 °C", "-3 °C"],
+            "state": ["OK", "OK", "WARN"],
+            "a": [0.5, 1.5, 0.7],
+        }
+    )
+    with pytest.warns(LstmaeWarning, match=r"temp holds numbers with a unit \(19.5 °C\)") as w:
+        assert resolve_roles(frame, "x").features == ["a"]
+    assert len(w) == 1  # not the time, not the words
+
+
 def test_roles_exclude_label_and_id():
     frame = pd.DataFrame({"id": [1, 1], "a": [1.0, 2.0], "label": [0, 1], "b": [3.0, 4.0]})
     roles = resolve_roles(frame, "x", id_column="id", label="label")
