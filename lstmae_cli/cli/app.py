@@ -148,11 +148,13 @@ def main_options(
     STATE["debug"] = debug
     STATE["threads"] = threads
     STATE["quiet"] = False  # until a command's --quiet says otherwise (set_quiet)
+    STATE["warned"] = set()  # the warnings shown by this command: each once
     _show_tool_warnings()
 
 
 def _show_tool_warnings() -> None:
-    """The tool's warnings (LstmaeWarning) as one `lstmae: warning: ...` line on stderr."""
+    """The tool's warnings (LstmaeWarning) as one `lstmae: warning: ...` line on stderr,
+    each text once per command (a warning met in every chunk of a long file, once)."""
     import warnings
 
     from ..errors import LstmaeWarning
@@ -163,7 +165,10 @@ def _show_tool_warnings() -> None:
         if STATE["quiet"]:  # -q: nothing but errors, on every command
             return
         if issubclass(category, LstmaeWarning):
-            err(f"warning: {message}")
+            warned = STATE.setdefault("warned", set())
+            if str(message) not in warned:
+                warned.add(str(message))
+                err(f"warning: {message}")
         else:
             shown(message, category, *args, **kwargs)
 

@@ -16,6 +16,7 @@ from ..io.data import (
     MissingTally,
     detect_time_column,
     feature_matrix,
+    parse_times,
     refuse_empty_ids,
     require_columns,
     row_number,
@@ -71,6 +72,7 @@ class SeriesState:
         self.alerts = alerts or AlertFilter()
         self.pending: list[pd.DataFrame] = []  # pass-through columns of rows not yet emitted
         self.next_row = 0  # row number (within the series) of the next row to emit
+        self.last_time: object = None  # the latest time of the chunks so far
 
 
 class StreamScorer:
@@ -104,6 +106,7 @@ class StreamScorer:
         # warned about once per run, at its end: values out of range, values missing
         self.out_of_range = RangeTally()
         self.missing = MissingTally(self.features)
+        self.warned_back_in_time = False
 
     def run(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for number, chunk in enumerate(chunks):
@@ -143,6 +146,8 @@ class StreamScorer:
         self.rows_read += len(chunk)
         for key, part in self._groups(chunk):
             state = self._state(key)
+            if self.time_column is not None:
+                self._check_order(state, part)
             values = feature_matrix(part, self.features, self.name, first_row)  # (rows, F)
             missing = np.isnan(values)  # (rows, F), before filling
             if missing.any():
@@ -157,6 +162,28 @@ class StreamScorer:
                 frame = state.alerts(self._frame(state, errors))
                 if len(frame):
                     yield frame
+
+    def _check_order(self, state: SeriesState, part: pd.DataFrame) -> None:
+        """Warn once when a series' chunk (in time order) starts before the end of the
+        chunks before it: the rows are scored in arrival order, not sorted across chunks."""
+        first, last = parse_times(part[self.time_column].iloc[[0, -1]])
+        try:
+            back = state.last_time is not None and first < state.last_time
+        except TypeError:  # times of different kinds (with and without a zone)
+            back = False
+        if back and not self.warned_back_in_time:
+            self.warned_back_in_time = True
+            warnings.warn(
+                LstmaeWarning(
+                    f"{state.series_name}: rows go back in time after row "
+                    f"{state.scorer.total_rows} ({first} after {state.last_time}): a file "
+                    "is sorted by time only within each chunk of --chunk-rows rows, so "
+                    "these are scored in the order they come; sort the file by time"
+                ),
+                stacklevel=2,
+            )
+        if pd.notna(last):
+            state.last_time = last
 
     def _groups(self, chunk: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         if self.id_column is not None:

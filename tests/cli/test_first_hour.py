@@ -466,3 +466,17 @@ def test_a_summer_time_switch_in_the_times_trains_and_scores(tmp_path):
     assert "2026-03-29T01:59:00+01:00" in written.tolist()
     event = pd.read_csv(io.StringIO(events.stdout)).iloc[0]
     assert event["duration"] == 599 * 60  # 600 rows a minute apart, in real seconds
+
+
+def test_rows_that_go_back_in_time_across_chunks_are_named_once(tmp_path, tiny_model, small_frame):
+    """Within a chunk rows are sorted; across chunks they cannot be: one warning says so,
+    and the per-chunk "not in time order" warning is shown once, not once a chunk."""
+    small_frame.iloc[::-1].to_csv(tmp_path / "reversed.csv", index=False)
+    small_frame.to_csv(tmp_path / "ordered.csv", index=False)
+    backwards = run("score", tiny_model, tmp_path / "reversed.csv", "--chunk-rows", "100")
+    assert backwards.exit_code == 0, backwards.output
+    said = warnings_in(backwards.stderr)
+    assert sum("rows go back in time after row 100 " in w for w in said) == 1, said
+    assert sum("not in time order" in w for w in said) == 1, said
+    ordered = run("score", tiny_model, tmp_path / "ordered.csv", "--chunk-rows", "100")
+    assert ordered.exit_code == 0 and warnings_in(ordered.stderr) == []
