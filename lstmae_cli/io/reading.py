@@ -18,6 +18,7 @@ from ..errors import InputError, UsageError
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", ";", "\t")
 SNIFF_BYTES = 64 * 1024
+EXCEL_SEPARATOR = re.compile(rb"(?:\xef\xbb\xbf)?sep=([,;\t|])\r?\n")  # `sep=;`, a line
 COMMA_DECIMAL = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")  # 3,14  -0,5  1,2e-3
 POINT_DECIMAL = re.compile(r"[-+]?\d*\.\d+(?:[eE][-+]?\d+)?")  # 3.14  -0.5  1.2e-3
 
@@ -127,7 +128,12 @@ def read_frames(
             frames = _read_parquet(handle, name, chunk_rows)
         else:
             _refuse_binary(head, name)
-            sep = sniff_delimiter(head)
+            directive = EXCEL_SEPARATOR.match(head)
+            if directive:  # Excel's first line `sep=;` names the delimiter
+                handle.readline()
+                head, sep = head[directive.end() :], directive.group(1).decode()
+            else:
+                sep = sniff_delimiter(head)
             names = header.columns(head, sep, name)
             if names is None:
                 _refuse_numeric_header(head, sep, name)

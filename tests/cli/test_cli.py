@@ -398,3 +398,17 @@ def test_a_decimal_comma_file_scores_as_its_point_twin(tiny_model, small_frame, 
     )
     assert expected.returncode == from_file.returncode == from_pipe.returncode == 0
     assert from_file.stdout == expected.stdout and from_pipe.stdout == expected.stdout
+
+
+def test_excels_separator_line_through_a_pipe(tiny_model, small_frame):
+    point = small_frame.to_csv(index=False, sep=";")
+    expected = subprocess.run(
+        lstmae("score", tiny_model, "-", "-q"), input=point.encode(), capture_output=True
+    )
+    excel = subprocess.run(
+        lstmae("score", tiny_model, "-", "-q"),
+        input=b"sep=;\n" + point.encode(),
+        capture_output=True,
+    )
+    assert expected.returncode == excel.returncode == 0, excel.stderr
+    assert excel.stdout == expected.stdout

@@ -60,6 +60,19 @@ def test_decimal_commas_read_as_the_same_numbers(tmp_path, chunk_rows):
     assert got["a"].tolist() == [1.5, 2.0, -0.5]
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 1])
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_excels_separator_line_names_the_delimiter(tmp_path, chunk_rows, bom):
+    path = tmp_path / "excel.csv"  # Excel's "sep=;" first line, then the header
+    path.write_bytes(
+        bom + b"sep=;\r\ntime;a;b\r\n2026-01-01 00:00:00;1,5;2\r\n2026-01-01 00:00:01;3;4,25\r\n"
+    )
+    frame = pd.concat(read_frames(path, chunk_rows))
+    assert list(frame.columns) == ["time", "a", "b"]
+    assert frame["a"].tolist() == [1.5, 3.0] and frame["b"].tolist() == [2.0, 4.25]
+    assert frame.index.tolist() == [0, 1]  # row numbers count data rows, as without it
+
+
 def test_sniff_defaults_to_comma_for_one_column():
     assert sniff_delimiter(b"value\n1\n2\n") == ","
 
