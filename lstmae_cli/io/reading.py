@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import InputError, UsageError
 
 PARQUET_MAGIC = b"PAR1"
-DELIMITERS = (",", ";", "\t")
+DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 64 * 1024
 EXCEL_SEPARATOR = re.compile(rb"(?:\xef\xbb\xbf)?sep=([,;\t|])\r?\n")  # `sep=;`, a line
 COMMA_DECIMAL = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")  # 3,14  -0,5  1,2e-3
@@ -92,7 +92,7 @@ def _peek(handle: BinaryIO, size: int = SNIFF_BYTES) -> bytes:
 
 
 def sniff_delimiter(head: bytes) -> str:
-    """The most frequent of `,` `;` tab in the header line (`,` when none occurs)."""
+    """The most frequent of `,` `;` tab `|` in the header line (`,` when none occurs)."""
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     first_line = text.splitlines()[0] if text else ""
     counts = {d: first_line.count(d) for d in DELIMITERS}
@@ -101,7 +101,7 @@ def sniff_delimiter(head: bytes) -> str:
 
 
 def sniff_decimal(head: bytes, sep: str) -> str:
-    """`,` where a `;`- or tab-separated file writes its numbers with a decimal comma (as
+    """`,` where a file not separated by commas writes its numbers with a decimal comma (as
     spreadsheets do in much of Europe: 3,14) and none with a point; else `.`."""
     if sep == ",":
         return "."

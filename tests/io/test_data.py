@@ -21,7 +21,7 @@ from lstmae_cli.io.data import (
 from lstmae_cli.io.reading import read_frame, read_frames, sniff_decimal, sniff_delimiter
 
 
-@pytest.mark.parametrize("sep", [",", ";", "\t"])
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
 def test_delimiters_are_detected(tmp_path, sep):
     path = tmp_path / "d.csv"
     path.write_text(
