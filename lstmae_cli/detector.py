@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .bundle import load_bundle, save_bundle
-from .errors import BundleError, InputError, LstmaeError, UsageError
+from .errors import BundleError, InputError, LstmaeError, LstmaeWarning, UsageError
 from .io.data import (
     ColumnRoles,
     MissingFiller,
@@ -38,7 +39,7 @@ from .nn.windows import WindowBank, window_starts
 from .params import LEVELS, DetectorParams, TrainConfig, training_pace
 from .scoring.alerts import AlertRules
 from .scoring.drift import track_series
-from .scoring.folds import Fold, check_fold_sizes, take, time_blocked_folds
+from .scoring.folds import Fold, check_fold_sizes, short_series, take, time_blocked_folds
 from .scoring.levels import ScoreRun
 from .scoring.rows import (
     RowScorer,
@@ -195,6 +196,7 @@ class Detector:
         p = self.params
         p.validate()
         series, roles = self._collect_series(tables, columns, time_column, id_column, exclude)
+        series = self._without_short_series(series)
         folds = time_blocked_folds(
             [len(s.values) for s in series], p.calibration_folds, p.val_fraction
         )
@@ -347,6 +349,27 @@ class Detector:
         self.data_info_ = {"rows": rows, "series": len(series), "sha256": digest.hexdigest()}
         self.data_info_ |= _time_span(time_ends)
         return series, roles
+
+    def _without_short_series(self, series: list[SeriesData]) -> list[SeriesData]:
+        """`series` less those too short for a window in every fold, with a warning, when
+        others are long enough (else check_fold_sizes says what is too short)."""
+        p = self.params
+        lengths = [len(s.values) for s in series]
+        short = short_series(lengths, p.calibration_folds, p.val_fraction, p.seq_len)
+        if not short or len(short) == len(series):
+            return series
+        names = ", ".join(series[i].name for i in short[:3]) + (", ..." if len(short) > 3 else "")
+        warnings.warn(
+            LstmaeWarning(
+                f"{len(short)} series too short to train on with --seq-len {p.seq_len} and "
+                f"--calibration-folds {p.calibration_folds} left out "
+                f"({sum(lengths[i] for i in short)} rows): {names}"
+            ),
+            stacklevel=3,
+        )
+        kept = [s for i, s in enumerate(series) if i not in set(short)]
+        self.data_info_ |= {"rows": sum(len(s.values) for s in kept), "series": len(kept)}
+        return kept
 
     # ------------------------------------------------------------ threshold
     def set_threshold_from_scores(self, scores: np.ndarray, method: str, **params) -> float:

@@ -55,6 +55,21 @@ def _block_fold(lengths: list[int], edges: list[np.ndarray], k: int) -> Fold:
     return Fold(train, held)
 
 
+def short_series(lengths: list[int], folds: int, val_fraction: float, seq_len: int) -> list[int]:
+    """The indexes of the series with a fold whose training rows in a row or held-out part
+    are shorter than seq_len (check_fold_sizes' errors, series by series)."""
+    made = time_blocked_folds(lengths, folds, val_fraction)
+    return [
+        i
+        for i in range(len(lengths))
+        if any(
+            max((b - a for a, b in fold.train[i]), default=0) < seq_len
+            or fold.held[i][1] - fold.held[i][0] < seq_len
+            for fold in made
+        )
+    ]
+
+
 def check_fold_sizes(folds: list[Fold], names: list[str], seq_len: int) -> None:
     """InputError when a held-out span or a fold's training rows are shorter than a window."""
     for fold in folds:

@@ -115,7 +115,7 @@ class StreamScorer:
             yield from self._score_chunk(chunk)
         if not self.states:
             raise InputError(f"{self.name}: no data rows")
-        for state in self.states.values():
+        for state in self._scorable_states():
             try:
                 errors = state.scorer.finish()
             except InputError as exc:
@@ -162,6 +162,25 @@ class StreamScorer:
                 frame = state.alerts(self._frame(state, errors))
                 if len(frame):
                     yield frame
+
+    def _scorable_states(self) -> list[SeriesState]:
+        """Every series; where some are shorter than one window and others are not, the
+        others, with a warning: one new machine in a long file does not stop the rest."""
+        seq_len = self.model.seq_len
+        states = list(self.states.values())
+        short = [s for s in states if s.scorer.total_rows < seq_len]
+        if not short or len(short) == len(states):
+            return states  # none short, or nothing to score: RowScorer.finish says so
+        names = ", ".join(s.series_name for s in short[:3]) + (", ..." if len(short) > 3 else "")
+        rows = sum(s.scorer.total_rows for s in short)
+        warnings.warn(
+            LstmaeWarning(
+                f"{len(short)} series shorter than seq_len {seq_len} rows not scored, their "
+                f"{rows} row(s) left out of the output: {names}"
+            ),
+            stacklevel=3,
+        )
+        return [s for s in states if s.scorer.total_rows >= seq_len]
 
     def _check_order(self, state: SeriesState, part: pd.DataFrame) -> None:
         """Warn once when a series' chunk (in time order) starts before the end of the

@@ -480,3 +480,46 @@ def test_rows_that_go_back_in_time_across_chunks_are_named_once(tmp_path, tiny_m
     assert sum("not in time order" in w for w in said) == 1, said
     ordered = run("score", tiny_model, tmp_path / "ordered.csv", "--chunk-rows", "100")
     assert ordered.exit_code == 0 and warnings_in(ordered.stderr) == []
+
+
+def test_a_series_shorter_than_a_window_does_not_stop_the_others(tmp_path, tiny_model):
+    """A new machine with a few rows in a long-format file: the others are scored, the
+    short one named in a warning; a file with nothing long enough is still an error."""
+    long = make_frame(200).assign(machine="m1")
+    short = make_frame(10).assign(machine="m2")
+    pd.concat([long, short]).to_csv(tmp_path / "fleet.csv", index=False)
+    scored = run("score", tiny_model, tmp_path / "fleet.csv", "--id-column", "machine")
+    assert scored.exit_code == 0, scored.output
+    rows = pd.read_csv(io.StringIO(scored.stdout))
+    assert len(rows) == 200 and set(rows["machine"]) == {"m1"}
+    said = warnings_in(scored.stderr)
+    assert any("1 series shorter than seq_len 16 rows not scored" in w for w in said), said
+    assert any("their 10 row(s) left out" in w and w.endswith("fleet.csv[m2]") for w in said)
+    short.to_csv(tmp_path / "new.csv", index=False)
+    alone = run("score", tiny_model, tmp_path / "new.csv", "--id-column", "machine")
+    assert alone.exit_code != 0 and "fewer than seq_len 16" in alone.stderr
+
+
+def test_training_leaves_out_a_series_too_short_for_its_folds(tmp_path):
+    long = make_frame(400).assign(machine="m1")
+    short = make_frame(10).assign(machine="m2")
+    pd.concat([long, short]).to_csv(tmp_path / "fleet.csv", index=False)
+    long.to_csv(tmp_path / "m1.csv", index=False)
+    options = ["--id-column", "machine", *TINY]
+    fleet = run("train", tmp_path / "fleet.csv", "-o", tmp_path / "fleet.safetensors", *options)
+    assert fleet.exit_code == 0, fleet.output
+    said = warnings_in(fleet.stderr)
+    assert any("1 series too short to train on with --seq-len 16" in w for w in said), said
+    assert "trained on 400 rows in 1 series" in fleet.stderr
+    alone = run("train", tmp_path / "m1.csv", "-o", tmp_path / "m1.safetensors", *options)
+    assert alone.exit_code == 0, alone.output
+    thresholds = [
+        json.loads(run("inspect", tmp_path / f"{name}.safetensors", "--format", "json").stdout)
+        for name in ("fleet", "m1")
+    ]
+    assert (
+        thresholds[0]["threshold"]["value"] == thresholds[1]["threshold"]["value"]
+    )  # same training
+    short.to_csv(tmp_path / "m2.csv", index=False)
+    too_short = run("train", tmp_path / "m2.csv", "-o", tmp_path / "m2.safetensors", *options)
+    assert too_short.exit_code != 0 and "fewer than --seq-len 16" in too_short.stderr

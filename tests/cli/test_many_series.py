@@ -124,7 +124,7 @@ def test_messages_name_the_series_with_its_id(tmp_path, tiny_model, small_frame)
     """A series is shown as FILE[ID] in warnings and errors (its series name)."""
     far = small_frame.copy()
     far.loc[250, "f1"] += 50.0
-    short = small_frame.head(5)  # fewer rows than seq_len: cannot be scored
+    short = small_frame.head(5)  # fewer rows than seq_len: cannot be scored, named
     fleet = pd.concat([small_frame.assign(machine="a"), far.assign(machine="b")])
     path = tmp_path / "fleet.csv"
     fleet.to_csv(path, index=False)
@@ -134,5 +134,8 @@ def test_messages_name_the_series_with_its_id(tmp_path, tiny_model, small_frame)
     assert f"first at {path}[b] row 851: f1" in result.stderr  # its data row in the file
     fleet = pd.concat([small_frame.assign(machine="a"), short.assign(machine="c")])
     fleet.to_csv(path, index=False)
+    result = run("score", tiny_model, path, "--id-column", "machine")
+    assert result.exit_code == 0 and f"left out of the output: {path}[c]" in result.stderr
+    short.assign(machine="c").to_csv(path, index=False)  # nothing else: an error
     result = run("score", tiny_model, path, "--id-column", "machine")
     assert result.exit_code != 0 and f"{path}[c]: " in result.stderr
