@@ -385,6 +385,7 @@ def sort_by_time(frame: pd.DataFrame, time: str) -> pd.DataFrame:
     if _strictly_increasing(order):  # the usual case: in order, no duplicates, none missing
         return frame
     _warn_duplicate_times(order, time)
+    order = _missing_times_in_place(order, time)
     if order.is_monotonic_increasing:
         return frame
     warnings.warn(LstmaeWarning(f"rows are not in time order: sorted by '{time}'"), stacklevel=2)
@@ -397,6 +398,23 @@ def _strictly_increasing(order: pd.Series) -> bool:
     if values.dtype.kind not in "Mmiuf":
         return False
     return bool((values[1:] > values[:-1]).all())
+
+
+def _missing_times_in_place(order: pd.Series, time: str) -> pd.Series:
+    """Times with each missing or unreadable one replaced by the time before it (the first
+    ones by the first time), so that a sort keeps such rows where the file has them."""
+    missing = order.isna()
+    if not missing.any():
+        return order
+    row = row_number(order.index, int(np.flatnonzero(missing.to_numpy())[0]))
+    warnings.warn(
+        LstmaeWarning(
+            f"{int(missing.sum())} missing or unreadable time(s) in '{time}' (first at row "
+            f"{row}); those rows are kept after the row before them"
+        ),
+        stacklevel=4,
+    )
+    return order.ffill().bfill()
 
 
 def _warn_duplicate_times(order: pd.Series, time: str) -> None:

@@ -213,6 +213,17 @@ def test_numbers_with_a_unit_are_named_in_a_warning():
     assert len(w) == 1  # not the time, not the words
 
 
+def test_a_row_with_an_unreadable_time_stays_where_the_file_has_it():
+    from lstmae_cli.io.data import sort_by_time
+
+    times = ["2026-01-01 00:00:00", "N/A", "2026-01-01 00:00:03", "2026-01-01 00:00:02", ""]
+    frame = pd.DataFrame({"time": times, "a": [0, 1, 2, 3, 4]})
+    with pytest.warns(LstmaeWarning, match="2 missing or unreadable time") as caught:
+        ordered = sort_by_time(frame, "time")
+    assert ordered["a"].tolist() == [0, 1, 3, 4, 2]  # each after its row before: 00:00, 00:02
+    assert any("not in time order" in str(w.message) for w in caught)
+
+
 def test_roles_exclude_label_and_id():
     frame = pd.DataFrame({"id": [1, 1], "a": [1.0, 2.0], "label": [0, 1], "b": [3.0, 4.0]})
     roles = resolve_roles(frame, "x", id_column="id", label="label")
@@ -397,8 +408,10 @@ def test_sort_by_time_warns_only_out_of_order_or_repeated_times(times):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ordered = sort_by_time(frame, "t")
-    expected = frame.iloc[np.argsort(parsed.to_numpy(), kind="stable")]
+    in_place = parsed.ffill().bfill()  # a missing time stays after the row before it
+    expected = frame.iloc[np.argsort(in_place.to_numpy(), kind="stable")]
     pd.testing.assert_frame_equal(ordered, expected)
     messages = " ".join(str(w.message) for w in caught)
     assert ("duplicate time" in messages) == bool((parsed.duplicated() & parsed.notna()).any())
-    assert ("not in time order" in messages) == (not parsed.is_monotonic_increasing)
+    assert ("not in time order" in messages) == (not in_place.is_monotonic_increasing)
+    assert ("missing or unreadable time" in messages) == bool(parsed.isna().any())
