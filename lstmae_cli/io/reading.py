@@ -3,9 +3,11 @@ one-line errors."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, LstmaeWarning, UsageError
 
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", ";", "\t", "|")
@@ -100,6 +102,26 @@ def sniff_delimiter(head: bytes) -> str:
     return best if counts[best] > 0 else ","
 
 
+def sniff_encoding(head: bytes, name: str) -> str:
+    """utf-8-sig; where the first bytes are not UTF-8 but read as Windows-1252 (a Western
+    European export: `Temp \xb0C` for Temp °C), cp1252, with a warning. A byte that is no
+    UTF-8 further on is still an error (_read_csv)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    try:
+        head.decode("cp1252")
+    except UnicodeDecodeError:
+        return "utf-8-sig"  # neither: _read_csv names the first byte that is no UTF-8
+    warnings.warn(
+        LstmaeWarning(f"{name}: not UTF-8 text; read as Windows-1252 (Western European)"),
+        stacklevel=3,
+    )
+    return "cp1252"
+
+
 def sniff_decimal(head: bytes, sep: str) -> str:
     """`,` where a file not separated by commas writes its numbers with a decimal comma (as
     spreadsheets do in much of Europe: 3,14) and none with a point; else `.`."""
@@ -138,7 +160,8 @@ def read_frames(
             if names is None:
                 _refuse_numeric_header(head, sep, name)
                 _refuse_duplicate_names(head, sep, name)
-            options = {"sep": sep, "decimal": sniff_decimal(head, sep)}
+            encoding = sniff_encoding(head, name)
+            options = {"sep": sep, "decimal": sniff_decimal(head, sep), "encoding": encoding}
             frames = _read_csv(handle, name, options, chunk_rows, source, names)
         yield from _numbered(frames, name)
     finally:
@@ -215,7 +238,7 @@ def _read_csv(
     header line, None: its first line names them."""
     from .pipe_reader import is_pipe, read_pipe_csv
 
-    options = dialect | {"encoding": "utf-8-sig", "low_memory": False}
+    options = {"encoding": "utf-8-sig"} | dialect | {"low_memory": False}
     if names is not None:
         options |= {"header": None, "names": names}
     chunks: Iterable[pd.DataFrame]

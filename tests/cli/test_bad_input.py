@@ -159,9 +159,21 @@ def test_binary_garbage(tmp_path, out):
 def test_non_utf8_bytes_name_the_line(tmp_path, out, small_frame):
     text = small_frame.head(50).to_csv(index=False).encode()
     lines = text.split(b"\n")
-    lines[3] = lines[3].replace(b",", b",caf\xe9", 1)  # latin-1 e-acute on line 4
-    data = write(tmp_path, "latin1.csv", b"\n".join(lines))
-    fails(["train", data, "-o", out / "m.safetensors", *TRAIN], 1, "line 4", "0xe9", "UTF-8")
+    lines[3] = lines[3].replace(b",", b",caf\x81", 1)  # no UTF-8, nor Windows-1252
+    data = write(tmp_path, "broken.csv", b"\n".join(lines))
+    fails(["train", data, "-o", out / "m.safetensors", *TRAIN], 1, "line 4", "0x81", "UTF-8")
+
+
+def test_a_windows_1252_export_is_read_with_a_warning(tmp_path, out, small_frame):
+    frame = small_frame.rename(columns={"f0": "Temp °C", "f1": "Druck (mbar)"})
+    data = tmp_path / "export.csv"
+    data.write_bytes(frame.to_csv(index=False, sep=";", decimal=",").encode("cp1252"))
+    trained = invoke("train", data, "-o", out / "m.safetensors", *TRAIN[:-1])
+    assert trained.exit_code == 0, trained.output
+    assert "not UTF-8 text; read as Windows-1252" in trained.stderr
+    scored = invoke("score", out / "m.safetensors", data, "-q")
+    assert scored.exit_code == 0, scored.output
+    assert scored.stdout.splitlines()[0].split(",")[5:7] == ["err_Temp °C", "err_Druck (mbar)"]
 
 
 def test_data_file_missing(tmp_path, out):
