@@ -3,15 +3,18 @@ one-line errors."""
 
 from __future__ import annotations
 
+import bz2
 import codecs
+import gzip
 import io
+import lzma
 import re
 import sys
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -20,6 +23,16 @@ from ..errors import InputError, LstmaeWarning, UsageError
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 64 * 1024
+Opener = Callable[[BinaryIO], Any]  # a compressed stream -> a raw reader of its text
+COMPRESSIONS: dict[bytes, tuple[str, Opener]] = {  # first bytes -> (name, opener)
+    b"\x1f\x8b": ("gzip", lambda raw: gzip.GzipFile(fileobj=raw)),
+    b"BZh": ("bzip2", bz2.BZ2File),
+    b"\xfd7zXZ\x00": ("xz", lzma.LZMAFile),
+}
+SPREADSHEETS = {
+    b"PK\x03\x04": "a zip archive (an Excel .xlsx workbook?)",
+    b"\xd0\xcf\x11\xe0": "an Excel .xls workbook",
+}
 EXCEL_SEPARATOR = re.compile(rb"(?:\xef\xbb\xbf)?sep=([,;\t|])\r?\n")  # `sep=;`, a line
 COMMA_DECIMAL = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")  # 3,14  -0,5  1,2e-3
 POINT_DECIMAL = re.compile(r"[-+]?\d*\.\d+(?:[eE][-+]?\d+)?")  # 3.14  -0.5  1.2e-3
@@ -141,7 +154,7 @@ def read_frames(
     name = source_name(source)
     handle = _open_binary(source)
     try:
-        head = _peek(handle)
+        handle, head = _decompressed(handle, _peek(handle), name)
         if not head.strip():
             raise InputError(f"{name}: file is empty")
         if head.startswith(PARQUET_MAGIC):
@@ -181,8 +194,24 @@ def _numbered(frames: Iterator[pd.DataFrame], name: str) -> Iterator[pd.DataFram
         raise InputError(f"{name}: no data rows (only a header?)")
 
 
+def _decompressed(handle: BinaryIO, head: bytes, name: str) -> tuple[BinaryIO, bytes]:
+    """(handle, head) of the text inside a gzip, bzip2 or xz stream (a rotated log,
+    `data.csv.gz`), recognised by its first bytes; others as they are."""
+    for magic, (kind, opener) in COMPRESSIONS.items():
+        if head.startswith(magic):
+            stream = io.BufferedReader(opener(handle), SNIFF_BYTES)
+            try:
+                return stream, _peek(stream)
+            except (OSError, EOFError, lzma.LZMAError) as exc:
+                raise InputError(f"{name}: a damaged {kind} file: {_first_line(exc)}") from exc
+    return handle, head
+
+
 def _refuse_binary(head: bytes, name: str) -> None:
-    """Text files have no NUL bytes and few control characters."""
+    """Text files have no NUL bytes and few control characters; name the spreadsheets."""
+    for magic, what in SPREADSHEETS.items():
+        if head.startswith(magic):
+            raise InputError(f"{name}: {what}, not a CSV or Parquet file; save the sheet as CSV")
     control = sum(b < 32 and b not in (9, 10, 13) for b in head[:4096])
     if b"\0" in head or control > len(head[:4096]) // 20:
         raise InputError(f"{name}: binary data, not a CSV or Parquet file")
@@ -257,6 +286,8 @@ def _read_csv(
         raise InputError(f"{name}: no columns to read (empty file?)") from exc
     except pd.errors.ParserError as exc:
         raise InputError(f"{name}: cannot parse as CSV: {_first_line(exc)}") from exc
+    except (EOFError, lzma.LZMAError, gzip.BadGzipFile) as exc:  # a compressed file cut short
+        raise InputError(f"{name}: cannot decompress: {_first_line(exc)}") from exc
 
 
 def _read_parquet(handle: BinaryIO, name: str, chunk_rows: int | None) -> Iterator[pd.DataFrame]:

@@ -412,3 +412,15 @@ def test_excels_separator_line_through_a_pipe(tiny_model, small_frame):
     )
     assert expected.returncode == excel.returncode == 0, excel.stderr
     assert excel.stdout == expected.stdout
+
+
+def test_a_gzipped_log_scores_through_a_pipe(tiny_model, small_frame):
+    import gzip
+
+    text = small_frame.to_csv(index=False).encode()
+    plain = subprocess.run(lstmae("score", tiny_model, "-", "-q"), input=text, capture_output=True)
+    packed = subprocess.run(
+        lstmae("score", tiny_model, "-", "-q"), input=gzip.compress(text), capture_output=True
+    )
+    assert plain.returncode == packed.returncode == 0, packed.stderr
+    assert packed.stdout == plain.stdout

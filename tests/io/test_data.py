@@ -73,6 +73,38 @@ def test_excels_separator_line_names_the_delimiter(tmp_path, chunk_rows, bom):
     assert frame.index.tolist() == [0, 1]  # row numbers count data rows, as without it
 
 
+@pytest.mark.parametrize("compress", ["gzip", "bz2", "lzma"])
+@pytest.mark.parametrize("chunk_rows", [None, 100])
+def test_compressed_csv_reads_as_the_plain_one(tmp_path, small_frame, compress, chunk_rows):
+    import importlib
+
+    text = small_frame.to_csv(index=False, sep=";", decimal=",").encode()
+    path = tmp_path / "log.csv.z"  # the first bytes tell, not the name
+    path.write_bytes(importlib.import_module(compress).compress(text))
+    (tmp_path / "plain.csv").write_bytes(text)
+    expected = pd.concat(read_frames(tmp_path / "plain.csv", chunk_rows))
+    pd.testing.assert_frame_equal(pd.concat(read_frames(path, chunk_rows)), expected)
+
+
+def test_a_damaged_gzip_file_is_named(tmp_path, small_frame):
+    import gzip
+
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(gzip.compress(small_frame.to_csv(index=False).encode())[:3000])
+    with pytest.raises(InputError, match="cut.csv.gz: (a damaged gzip file|cannot decompress)"):
+        pd.concat(read_frames(path, 100))
+
+
+@pytest.mark.parametrize(
+    ("magic", "what"), [(b"PK\x03\x04", "Excel .xlsx"), (b"\xd0\xcf\x11\xe0", "Excel .xls")]
+)
+def test_a_spreadsheet_is_named_with_a_hint(tmp_path, magic, what):
+    path = tmp_path / "book"
+    path.write_bytes(magic + bytes(range(256)) * 4)
+    with pytest.raises(InputError, match=f"{what}.*save the sheet as CSV"):
+        read_frame(path)
+
+
 def test_sniff_defaults_to_comma_for_one_column():
     assert sniff_delimiter(b"value\n1\n2\n") == ","
 
