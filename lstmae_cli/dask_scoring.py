@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from lstmae_cli import Detector
-from lstmae_cli.errors import InputError, LstmaeError, LstmaeWarning, UsageError
+from lstmae_cli.errors import InputError, LstmaeError, LstmaeWarning, UsageError, listed
 from lstmae_cli.scoring.alerts import AlertRules
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -364,7 +364,7 @@ def refuse_split_series(ddf: dd.DataFrame, id_column: str) -> None:
         return
     first = split["id"].iloc[0]
     parts = sorted(split.loc[split["id"] == first, "partition"].tolist())
-    shown = ", ".join(map(str, parts[:5])) + (", ..." if len(parts) > 5 else "")
+    shown = listed(parts, 5)
     others = split["id"].nunique() - 1
     more = f" ({others} more series likewise)" if others else ""
     raise InputError(

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .bundle import load_bundle, save_bundle
-from .errors import BundleError, InputError, LstmaeError, LstmaeWarning, UsageError
+from .errors import BundleError, InputError, LstmaeError, LstmaeWarning, UsageError, listed
 from .io.data import (
     ColumnRoles,
     MissingFiller,
@@ -358,7 +358,7 @@ class Detector:
         short = short_series(lengths, p.calibration_folds, p.val_fraction, p.seq_len)
         if not short or len(short) == len(series):
             return series
-        names = ", ".join(series[i].name for i in short[:3]) + (", ..." if len(short) > 3 else "")
+        names = listed(series[i].name for i in short)
         warnings.warn(
             LstmaeWarning(
                 f"{len(short)} series too short to train on with --seq-len {p.seq_len} and "
@@ -367,7 +367,7 @@ class Detector:
             ),
             stacklevel=3,
         )
-        kept = [s for i, s in enumerate(series) if i not in set(short)]
+        kept = [s for i, s in enumerate(series) if i not in short]
         self.data_info_ |= {"rows": sum(len(s.values) for s in kept), "series": len(kept)}
         return kept
 

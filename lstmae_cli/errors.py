@@ -36,3 +36,9 @@ class ArgumentError(UsageError):
 
 class LstmaeWarning(UserWarning):
     """Something the user should know that does not stop the run (one line on stderr)."""
+
+
+def listed(names, most: int = 3) -> str:
+    """The first `most` of `names` for a message, joined, with ", ..." when there are more."""
+    names = list(names)
+    return ", ".join(map(str, names[:most])) + (", ..." if len(names) > most else "")

@@ -75,11 +75,7 @@ def _a_clock(frame: pd.DataFrame, name: str, id_column: str | None) -> bool:
         return False
     if id_column is None or id_column not in frame.columns:
         return bool(column.is_monotonic_increasing)
-    return bool(column.groupby(frame[id_column], sort=False).apply(_rises).all())
-
-
-def _rises(column: pd.Series) -> bool:
-    return bool(column.is_monotonic_increasing)
+    return bool(column.groupby(frame[id_column], sort=False).is_monotonic_increasing.all())
 
 
 def _looks_like_dates(sample: pd.Series) -> bool:
@@ -139,14 +135,8 @@ def _without_empty(frame: pd.DataFrame, features: list[str], name: str) -> list[
     """`features` less the columns without a single value (a sensor not connected, the
     empty column a trailing delimiter makes), with a warning: nothing to learn from."""
     empty = [c for c in features if frame[c].isna().all()]
-    if empty:
-        listed = ", ".join(map(str, empty))
-        has, is_not = ("has", "is not") if len(empty) == 1 else ("have", "are not")
-        warnings.warn(
-            LstmaeWarning(f"{name}: {listed} {has} no values and {is_not} used as a feature"),
-            stacklevel=4,
-        )
-    return [c for c in features if c not in empty]
+    says = ("has no values and is not", "have no values and are not")
+    return _left_out(features, empty, name, *(f"{s} used as a feature" for s in says))
 
 
 def _without_clocks(frame: pd.DataFrame, features: list[str], name: str) -> list[str]:
@@ -154,19 +144,24 @@ def _without_clocks(frame: pd.DataFrame, features: list[str], name: str) -> list
     with the data, a row number, seconds since the start), with a warning: later data
     always lies beyond such a column's training range, so it would flag every row."""
     clocks = [c for c in features if _steps_evenly(frame[c])]
-    if clocks and len(clocks) < len(features):
-        listed = ", ".join(map(str, clocks))
-        rises, is_not = ("rises", "is not") if len(clocks) == 1 else ("rise", "are not")
-        warnings.warn(
-            LstmaeWarning(
-                f"{name}: {listed} {rises} by the same step every row (a row counter or a "
-                f"clock) and {is_not} used as a feature: later data would lie beyond its "
-                "training range; --columns chooses the features yourself"
-            ),
-            stacklevel=4,
-        )
-        return [c for c in features if c not in clocks]
-    return features
+    if len(clocks) == len(features):
+        return features  # nothing else to learn from: they stay
+    says = [
+        f"{rises} by the same step every row (a row counter or a clock) and {is_not} used as "
+        "a feature: later data would lie beyond its training range; --columns chooses the "
+        "features yourself"
+        for rises, is_not in (("rises", "is not"), ("rise", "are not"))
+    ]
+    return _left_out(features, clocks, name, *says)
+
+
+def _left_out(features: list[str], dropped: list[str], name: str, one: str, many: str) -> list[str]:
+    """`features` less `dropped`, with one warning naming them: `one` or `many` (by their
+    number) says what follows the names."""
+    if dropped:
+        says = one if len(dropped) == 1 else many
+        warnings.warn(LstmaeWarning(f"{name}: {', '.join(map(str, dropped))} {says}"), stacklevel=5)
+    return [c for c in features if c not in dropped]
 
 
 def _steps_evenly(column: pd.Series) -> bool:

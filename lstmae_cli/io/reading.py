@@ -263,11 +263,11 @@ def _read_csv(
     source: str | Path = "-",
     names: list[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """dialect: the sniffed `sep` and `decimal`; names: the columns of a file without a
-    header line, None: its first line names them."""
+    """dialect: the sniffed `sep`, `decimal` and `encoding`; names: the columns of a file
+    without a header line, None: its first line names them."""
     from .pipe_reader import is_pipe, read_pipe_csv
 
-    options = {"encoding": "utf-8-sig"} | dialect | {"low_memory": False}
+    options = dialect | {"low_memory": False}
     if names is not None:
         options |= {"header": None, "names": names}
     chunks: Iterable[pd.DataFrame]

@@ -62,29 +62,37 @@ def short_series(lengths: list[int], folds: int, val_fraction: float, seq_len: i
     return [
         i
         for i in range(len(lengths))
-        if any(
-            max((b - a for a, b in fold.train[i]), default=0) < seq_len
-            or fold.held[i][1] - fold.held[i][0] < seq_len
-            for fold in made
-        )
+        if any(_too_short(str(i), fold.train[i], fold.held[i], seq_len) for fold in made)
     ]
 
 
 def check_fold_sizes(folds: list[Fold], names: list[str], seq_len: int) -> None:
     """InputError when a held-out span or a fold's training rows are shorter than a window."""
     for fold in folds:
-        for name, spans, (start, end) in zip(names, fold.train, fold.held, strict=True):
-            longest = max((b - a for a, b in spans), default=0)
-            if longest < seq_len:
-                raise InputError(
-                    f"{name}: {longest} training rows in a row, fewer than --seq-len {seq_len}; "
-                    "give more rows, or lower --seq-len or --calibration-folds"
-                )
-            if end - start < seq_len:
-                raise InputError(
-                    f"{name}: held-out part has {end - start} rows, fewer than --seq-len "
-                    f"{seq_len}; raise --val-fraction, or lower --seq-len or --calibration-folds"
-                )
+        for name, spans, held in zip(names, fold.train, fold.held, strict=True):
+            problem = _too_short(name, spans, held, seq_len)
+            if problem:
+                raise InputError(problem)
+
+
+def _too_short(
+    name: str, spans: list[tuple[int, int]], held: tuple[int, int], seq_len: int
+) -> str | None:
+    """What is shorter than a window in one series' fold (its training spans, its held-out
+    span), as a message; None when both hold one."""
+    longest = max((b - a for a, b in spans), default=0)
+    if longest < seq_len:
+        return (
+            f"{name}: {longest} training rows in a row, fewer than --seq-len {seq_len}; "
+            "give more rows, or lower --seq-len or --calibration-folds"
+        )
+    start, end = held
+    if end - start < seq_len:
+        return (
+            f"{name}: held-out part has {end - start} rows, fewer than --seq-len "
+            f"{seq_len}; raise --val-fraction, or lower --seq-len or --calibration-folds"
+        )
+    return None
 
 
 def held_out_rows(lengths: list[int], folds: int, val_fraction: float) -> int:

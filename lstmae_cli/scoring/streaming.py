@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, LstmaeWarning
+from ..errors import InputError, LstmaeWarning, listed
 from ..io.data import (
     MissingFiller,
     MissingTally,
@@ -171,7 +171,7 @@ class StreamScorer:
         short = [s for s in states if s.scorer.total_rows < seq_len]
         if not short or len(short) == len(states):
             return states  # none short, or nothing to score: RowScorer.finish says so
-        names = ", ".join(s.series_name for s in short[:3]) + (", ..." if len(short) > 3 else "")
+        names = listed(s.series_name for s in short)
         rows = sum(s.scorer.total_rows for s in short)
         warnings.warn(
             LstmaeWarning(
