@@ -70,9 +70,11 @@ from tutorial import stacked_windows  # noqa: E402
 from lstmae_cli.nn.model import ModelConfig  # noqa: E402
 from lstmae_cli.nn.train import TrainSettings, train_autoencoder  # noqa: E402
 from lstmae_cli.nn.windows import WindowBank  # noqa: E402
+from lstmae_cli.scoring.rows import bf16_lstm_runs_on_cpu  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
 GPU_RESULTS = ROOT / "benchmarks" / "results" / "gpu.json"
+BF16_SKIPPED = "not run: this CPU has no bf16 LSTM kernels (oneDNN)"
 SCORE_RESULTS = ROOT / "benchmarks" / "results" / "score_threads.json"
 CUDA_LOOP_BATCHES = (1024, 2048, 4096, 8192)  # the loop's windows/s on CUDA at each
 TUTORIAL_SEQ, TUTORIAL_HIDDEN, TUTORIAL_BATCH = 50, 64, 32
@@ -490,10 +492,12 @@ def score_end_to_end(
         "tutorial": python("-c", scripts[batch], str(data), str(out)),
         "tutorial_big_batch": python("-c", scripts[big_batch], str(data), str(out)),
         "lstmae": lstmae("score", str(model), str(data), "-o", str(out), "-q"),
-        "lstmae_bf16": lstmae(
-            "score", str(model), str(data), "-o", str(out), "-q", "--precision", "bf16"
-        ),
     }
+    if bf16_lstm_runs_on_cpu():
+        bf16 = ("--precision", "bf16")
+        runs["lstmae_bf16"] = lstmae("score", str(model), str(data), "-o", str(out), "-q", *bf16)
+    else:
+        results["bf16_skipped"] = BF16_SKIPPED
     measured: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, command in runs.items():
@@ -509,6 +513,8 @@ def score_end_to_end(
     for baseline, suffix in (("tutorial", ""), ("tutorial_big_batch", "_big_batch")):
         tutorial = np.array(results[baseline]["rounds_seconds"])
         for name, key in (("lstmae", "ratio"), ("lstmae_bf16", "ratio_bf16")):
+            if name not in results:
+                continue
             ours = np.array(results[name]["rounds_seconds"])
             results[key + suffix] = float(np.median(tutorial / ours))
     return results
@@ -578,6 +584,9 @@ def report_score(s: dict) -> None:
             ("  same, bf16", "lstmae_bf16", "ratio_bf16"),
         )
         for name, key, ratio_key in ours:
+            if key not in s:
+                print(f"{name:46} {s.get('bf16_skipped', 'not measured')}")
+                continue
             label = f"{name}, tutorial batch {sizes[baseline]}"
             ratio = s[ratio_key + suffix]
             print(
@@ -585,6 +594,8 @@ def report_score(s: dict) -> None:
                 f" {ratio:>7.2f}x"
             )
     for name in ("tutorial", "tutorial_big_batch", "lstmae", "lstmae_bf16"):
+        if name not in s:
+            continue
         turns = ", ".join(f"{t:.2f}" for t in s[name]["rounds_seconds"])
         print(f"{'  seconds per turn, ' + name:46} {turns}")
     print(

@@ -8,6 +8,8 @@ time and any input at score time.
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import InputError, LstmaeWarning
 from ..nn.threads import single_intra_op_thread
 from ..nn.windows import gather_windows, window_starts
 from ..params import PRECISIONS, SCORINGS
@@ -31,12 +33,32 @@ def bf16_supported(device: torch.device) -> bool:
     )
 
 
+@functools.cache
+def bf16_lstm_runs_on_cpu() -> bool:
+    """Whether an LSTM runs under bf16 autocast on this CPU: oneDNN has no bf16 LSTM for
+    some CPUs (AVX2 only) and raises instead of falling back."""
+    lstm = nn.LSTM(2, 2, batch_first=True)
+    try:
+        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+            lstm(torch.zeros(1, 2, 2))
+    except RuntimeError:
+        return False
+    return True
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """auto -> bf16 where it runs natively, else fp32."""
+    """auto -> bf16 where it runs natively, else fp32; bf16 where it cannot run at all ->
+    fp32, with a warning."""
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
     if precision == "auto":
         return "bf16" if bf16_supported(device) else "fp32"
+    if precision == "bf16" and device.type == "cpu" and not bf16_lstm_runs_on_cpu():
+        warnings.warn(
+            LstmaeWarning("--precision bf16: this CPU has no bf16 LSTM kernels; scoring in fp32"),
+            stacklevel=2,
+        )
+        return "fp32"
     return precision
 
 

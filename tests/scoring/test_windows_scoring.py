@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 import torch
 
+from lstmae_cli.errors import LstmaeWarning
 from lstmae_cli.nn.model import LSTMAutoencoder, ModelConfig
 from lstmae_cli.nn.windows import WindowBank, sliding_view, window_starts
-from lstmae_cli.scoring.rows import RowScorer, reconstruction_errors, score_series
+from lstmae_cli.scoring import rows as rows_module
+from lstmae_cli.scoring.rows import (
+    RowScorer,
+    bf16_lstm_runs_on_cpu,
+    reconstruction_errors,
+    score_series,
+)
 
 
 def test_sliding_view_shares_memory():
@@ -96,15 +103,25 @@ def test_too_short_series_is_an_error(model):
         score_series(model, np.zeros((5, 3), np.float32), 8)
 
 
+@pytest.mark.skipif(not bf16_lstm_runs_on_cpu(), reason="no bf16 LSTM on this CPU")
 def test_bf16_fast_path_stays_close_to_fp32(model):
     """The bf16 path (used with `score --precision bf16`) against a plain fp32 reference."""
     values = np.random.default_rng(3).normal(size=(400, 3)).astype(np.float32)
     reference = RowScorer(model, 8, 1, precision="fp32")
     fast = RowScorer(model, 8, 1, precision="bf16")
+    assert fast.precision == "bf16"
     expected = np.concatenate([reference.push(values), reference.finish()])
     got = np.concatenate([fast.push(values), fast.finish()])
     rel = np.abs(got.mean(1) - expected.mean(1)) / expected.mean(1)
     assert np.median(rel) < 0.02 and rel.max() < 0.1
+
+
+def test_bf16_where_the_cpu_has_no_bf16_lstm_scores_in_fp32_with_a_warning(model, monkeypatch):
+    """oneDNN raises for a bf16 LSTM on some CPUs (AVX2 only): the run goes on in fp32."""
+    monkeypatch.setattr(rows_module, "bf16_lstm_runs_on_cpu", lambda: False)
+    with pytest.warns(LstmaeWarning, match="no bf16 LSTM kernels; scoring in fp32"):
+        scorer = RowScorer(model, 8, 1, precision="bf16")
+    assert scorer.precision == "fp32"
 
 
 def test_default_score_stride_follows_seq_len():
