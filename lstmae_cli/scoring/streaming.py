@@ -136,7 +136,9 @@ class StreamScorer:
             self.id_column = roles.id
         if self.time_column is None:
             have_trained = roles.time in chunk.columns
-            self.time_column = roles.time if have_trained else detect_time_column(chunk)
+            self.time_column = (
+                roles.time if have_trained else detect_time_column(chunk, self.id_column)
+            )
         require_columns(chunk, [c for c in (self.id_column, self.time_column) if c], self.name)
         named = [self.id_column, self.time_column, *self.keep]
         self.passthrough = list(dict.fromkeys(c for c in named if c))

@@ -444,6 +444,26 @@ def test_unix_times_and_a_written_index_are_not_features(tmp_path):
     assert got["is_anomaly"].mean() < 0.05
 
 
+def test_a_numeric_clock_within_each_series_is_found_at_score_time(tmp_path):
+    """A model trained without times scores a many-series file whose Unix times rise within
+    each machine but fall where the next machine's rows begin: the clock is the time
+    column (passed through, not a feature) because it is judged series by series."""
+    frame = make_frame(1200).drop(columns="timestamp")
+    frame["machine"] = np.repeat(["a", "b"], 600)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    model = tmp_path / "m.safetensors"
+    trained = run("train", tmp_path / "train.csv", "-o", model, "--id-column", "machine", *TINY)
+    assert trained.exit_code == 0, trained.output
+    seconds = np.tile(1_767_225_600 + 60 * np.arange(600), 2)  # falls at row 600
+    frame.insert(0, "timestamp", seconds)
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    scored = run("score", model, tmp_path / "test.csv", "-q")
+    assert scored.exit_code == 0, scored.output
+    got = pd.read_csv(io.StringIO(scored.stdout))
+    for machine in ("a", "b"):  # each series in its time order
+        assert got.loc[got["machine"] == machine, "timestamp"].tolist() == seconds[:600].tolist()
+
+
 def test_a_summer_time_switch_in_the_times_trains_and_scores(tmp_path):
     """Offsets that change from +01:00 to +02:00 (Europe, last Sunday of March) are
     compared in UTC: rows keep their order, times are written as they came, an event's
