@@ -81,7 +81,7 @@ class SeriesData:
     """One training series: where it came from and its raw (rows, features) values."""
 
     name: str
-    values: np.ndarray  # (rows, features) float32, missing values filled
+    values: np.ndarray  # (rows, features) float64, missing values filled
     observed: np.ndarray | None = None  # (rows, features) bool with --missing mask, else None
 
 
@@ -205,14 +205,16 @@ class Detector:
         train_parts = take([s.values for s in series], final.train)
         warn_trending(train_parts, roles.features, p.drift_rate)
         self.scaler_ = fit_scaler(p.scaler, np.concatenate(train_parts))
-        # what the network sees: scaled values less their drift level (drift.py)
+        pace = self._choose_pace(train_parts)
+        observed = _observed_masks(series)
+        # what the network sees: scaled values less their drift level (drift.py), float32
         scaled = [track_series(self.scaler_.transform(s.values), p.drift_rate) for s in series]
+        del series, train_parts  # the float64 rows: training holds the scaled ones only
         stacked = np.concatenate(take(scaled, final.train))  # (rows, features)
         self.range_ = (stacked.min(axis=0), stacked.max(axis=0))
-        pace = self._choose_pace(train_parts)
+        del stacked
         if checkpoint is not None:
             checkpoint.check = {"data": self.data_info_["sha256"], "options": _resume_key(p)}
-        observed = _observed_masks(series)
         held_errors, held_observed = [], []
         for number, fold in enumerate(folds):
             result = self._train_fold(

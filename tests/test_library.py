@@ -353,3 +353,14 @@ def test_refit_threshold_with_labels(tiny_model, fleet_csv):
     np.testing.assert_array_equal(detector.val_scores_, before)  # labelled data: not normal
     with pytest.raises(InputError, match="anomaly"):
         detector.refit_threshold([("x", fleet.drop(columns="anomaly"))], "fbeta", "anomaly")
+
+
+def test_a_channel_far_from_zero_keeps_its_variation(small_frame):
+    """Values stay float64 until scaled: a channel of 12,345,678.9 +- 1 trains and scores
+    as the same channel near zero (as float32 it would be rounded to whole numbers)."""
+    far = small_frame.assign(f0=small_frame["f0"] + 12_345_678.9)
+    near_scores, far_scores = (
+        Detector(**FAST).fit([("x", frame)]).score_frame(frame)["score"]
+        for frame in (small_frame, far)
+    )
+    np.testing.assert_allclose(far_scores, near_scores, rtol=1e-3)

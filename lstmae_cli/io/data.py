@@ -225,10 +225,11 @@ def require_columns(frame: pd.DataFrame, columns: list[str], name: str) -> None:
 def feature_matrix(
     frame: pd.DataFrame, features: list[str], name: str, first_row: int = 0
 ) -> np.ndarray:
-    """The feature columns as float32, (rows, features); inf becomes NaN."""
+    """The feature columns as float64, (rows, features); inf becomes NaN. Scaling makes
+    them float32: a channel far from zero (12,345,678.9 +- 2) keeps its variation."""
     require_columns(frame, features, name)
     columns = [_numeric_column(frame[c], c, name, first_row) for c in features]
-    values = np.column_stack(columns).astype(np.float32)  # (rows, features)
+    values = np.column_stack(columns)  # (rows, features) float64
     values[~np.isfinite(values)] = np.nan
     return values
 
@@ -272,7 +273,7 @@ class MissingFiller:
         self.policy, self.features, self.name = policy, features, name
         self.last_valid: np.ndarray | None = None  # (features,)
         if default is not None:
-            self.last_valid = np.asarray(default, dtype=np.float32).copy()
+            self.last_valid = np.asarray(default, dtype=np.float64).copy()
         self.rows_seen = 0
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
@@ -296,7 +297,7 @@ class MissingFiller:
         filled = frame.ffill().bfill()
         if self.last_valid is not None:
             filled = filled.iloc[1:]
-        result = filled.to_numpy(dtype=np.float32)
+        result = filled.to_numpy(dtype=np.float64)
         empty = np.isnan(result).all(axis=0)
         if empty.any():
             column = self.features[int(np.flatnonzero(empty)[0])]

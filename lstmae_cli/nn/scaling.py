@@ -30,7 +30,7 @@ def fit_scaler(method: str, values: np.ndarray) -> AffineScaler:
     """Fit sklearn's scaler named `method` on (rows, features) training values."""
     from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
-    values = values.astype(np.float64)
+    values = np.asarray(values, dtype=np.float64)  # no copy of float64 rows
     if method == "standard":
         fitted = StandardScaler().fit(values)
         offset, scale = fitted.mean_, fitted.scale_

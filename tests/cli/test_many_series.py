@@ -63,7 +63,7 @@ def test_training_splits_by_id_and_windows_never_cross_ids(long_csv):
     )
     assert [s.name for s in series] == [f"long[{key}]" for key in IDS]
     for s, key in zip(series, IDS, strict=True):  # each series is that machine alone, in order
-        expected = machines()[key][["f0", "f1", "f2"]].to_numpy(np.float32)
+        expected = machines()[key][["f0", "f1", "f2"]].to_numpy(np.float64)
         np.testing.assert_array_equal(s.values, expected)
     assert roles.features == ["f0", "f1", "f2"]  # the id is not a feature
     assert detector.roles_ is roles
