@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, LstmaeWarning
+from ..errors import InputError, LstmaeWarning, listed
 from ..params import MISSING_POLICIES
 
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
@@ -184,7 +184,7 @@ def _warn_label_like(frame: pd.DataFrame, features: list[str], name: str) -> Non
         and set(pd.to_numeric(frame[c], errors="coerce").dropna().unique()) <= {0, 1}
     ]
     if suspects:
-        listed = ",".join(map(str, suspects))
+        option_value = ",".join(map(str, suspects))
         one = len(suspects) == 1
         says = (
             "looks like a label (only 0 and 1) and is used as a feature; if it is a label"
@@ -194,7 +194,7 @@ def _warn_label_like(frame: pd.DataFrame, features: list[str], name: str) -> Non
         warnings.warn(
             LstmaeWarning(
                 f"{name}: {', '.join(map(str, suspects))} {says}, leave "
-                f"{'it' if one else 'them'} out with --exclude-columns {listed}"
+                f"{'it' if one else 'them'} out with --exclude-columns {option_value}"
             ),
             stacklevel=3,
         )
@@ -313,9 +313,11 @@ class MissingTally:
         self.features = features
         self.missing = np.zeros(len(features), dtype=np.int64)  # (features,)
         self.infinite = np.zeros(len(features), dtype=np.int64)  # (features,) of them +-inf
+        self.rows = 0  # rows counted, missing or not
 
     def add(self, frame: pd.DataFrame) -> None:
         """Count the feature columns of `frame` (already checked numeric by feature_matrix)."""
+        self.add_complete_rows(len(frame))
         for i, feature in enumerate(self.features):
             column = frame[feature]
             if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
@@ -324,6 +326,10 @@ class MissingTally:
             infinite = int(np.isinf(values).sum())
             self.missing[i] += int(np.isnan(values).sum()) + infinite
             self.infinite[i] += infinite
+
+    def add_complete_rows(self, rows: int) -> None:
+        """Count rows without a missing value (not given to `add`)."""
+        self.rows += rows
 
     def warn(self, name: str, policy: str) -> None:
         """One warning naming the counts per feature, if anything was missing."""
@@ -335,6 +341,12 @@ class MissingTally:
             for feature, n, k in zip(self.features, self.missing, self.infinite, strict=True)
             if n
         ]
+        dead = [f for f, n in zip(self.features, self.missing, strict=True) if n == self.rows]
+        if dead and policy == "mask":
+            counts.append(
+                f"no value at all in {listed(dead)}: read as the training level, "
+                "which can raise the other channels' errors (a dead sensor?)"
+            )
         how = {
             "mask": "filled for the network, left out of the loss and the row score",
             "ffill": "filled with the last value",

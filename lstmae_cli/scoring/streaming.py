@@ -154,6 +154,8 @@ class StreamScorer:
             missing = np.isnan(values)  # (rows, F), before filling
             if missing.any():
                 self.missing.add(part)
+            else:
+                self.missing.add_complete_rows(len(part))
             scaled = self.model.scaler.transform(state.filler(values))
             scaled = state.drift(scaled)  # (rows, F) what the network sees
             extra = guard_columns(self.model, missing, scaled)

@@ -124,6 +124,24 @@ def test_missing_and_infinite_values_are_counted_once_per_run(tmp_path, tiny_mod
     assert run("score", tiny_model, data, "-q").stderr == ""
 
 
+def test_a_channel_without_any_value_is_named_as_such(tmp_path, tiny_model, small_frame):
+    """A dead sensor at score time: named apart from channels with a few gaps, counted
+    over every chunk (the first chunks of f1 have values, so only f2 is dead)."""
+    frame = small_frame.assign(f2=np.nan)
+    frame.loc[400:, "f1"] = np.nan
+    data = tmp_path / "dead.csv"
+    frame.to_csv(data, index=False)
+    scored = run("score", tiny_model, data, "--chunk-rows", "200")
+    assert scored.exit_code == 0, scored.output
+    (warning,) = warnings_in(scored.stderr)
+    assert "f1 200, f2 600, no value at all in f2: read as the training level" in warning
+    frame["f2"] = small_frame["f2"]  # f1 missing in the last chunk alone: not dead
+    frame.to_csv(data, index=False)
+    scored = run("score", tiny_model, data, "--chunk-rows", "200")
+    (warning,) = warnings_in(scored.stderr)
+    assert warning.endswith("f1 200")
+
+
 # ------------------------------------------------------------------- headerless files
 def headerless(tmp_path: Path, frame: pd.DataFrame, name: str = "raw.csv") -> Path:
     path = tmp_path / name
