@@ -678,6 +678,7 @@ def main() -> None:
     result = {
         "machine": {
             "cpu": platform.processor() or platform.machine(),
+            "cpu_model": cpu_model(),
             "threads": torch.get_num_threads(),
         },
         "args": vars(args),
@@ -716,6 +717,34 @@ def main() -> None:
     write_gpu(result)
     step3 = {k: result[k] for k in ("machine", "args", "score")}
     write_score_regime(step3 | {"load_average_before": load})
+
+
+def cpu_model() -> str:
+    """The CPU's name and widest vector units (/proc/cpuinfo): runs on other CPUs differ."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in text.splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    flags = set(
+        next(
+            (
+                line.split(":", 1)[1].split()
+                for line in text.splitlines()
+                if line.startswith("flags")
+            ),
+            [],
+        )
+    )
+    units = [u for u in ("amx_bf16", "avx512_bf16", "avx512f", "avx2") if u in flags]
+    return f"{name} ({units[0] if units else 'no AVX2'})"
 
 
 def write_score_regime(result: dict) -> None:

@@ -791,6 +791,8 @@ def speed() -> list[str]:
     machine = data.get("machine", {})
     threads = machine.get("threads", "?")
     extra = f", {threads} torch thread{'' if threads == 1 else 's'}, median of three turns"
+    if "cpu_model" in machine:
+        extra += f", on {machine['cpu_model']}"
     return paragraphs(lines, [source(SPEED, SPEED_RUN, extra)])
 
 
@@ -808,7 +810,8 @@ def regime_row(regime: str, run: dict) -> list[str]:
     turns = ", ".join(f"{t:.2f}" for t in s["lstmae"]["rounds_seconds"])
     return [
         REGIMES.get(regime, f"`OMP_NUM_THREADS={regime}`"),
-        f"{run.get('date', '?')}, {run.get('load_average_before', float('nan')):.1f}",
+        f"{run.get('date', '?')}, {run.get('load_average_before', float('nan')):.1f}, "
+        f"{run.get('machine', {}).get('cpu_model', 'CPU not recorded')}",
         f"{s['lstmae']['rows_per_s']:,.0f} ({turns} s)",
         f"{s['ratio']:.1f}x of {s['tutorial']['rows_per_s']:,.0f}",
         f"{s['ratio_big_batch']:.1f}x of {s['tutorial_big_batch']['rows_per_s']:,.0f}",
@@ -827,7 +830,7 @@ def speed_threads() -> list[str]:
     sizes = next(iter(runs.values()), {}).get("score", {}).get("batch_sizes", {})
     head = [
         "threads",
-        "date, load average",
+        "date, load average, CPU",
         "lstmae rows/s (seconds a turn)",
         f"tutorial, batches of {sizes.get('tutorial', 32)}",
         f"tutorial, batches of {sizes.get('tutorial_big_batch', 4096)}",
