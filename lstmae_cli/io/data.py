@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ def _a_clock(frame: pd.DataFrame, name: str, id_column: str | None) -> bool:
 
 
 def _looks_like_dates(sample: pd.Series) -> bool:
+    """Text that parses as dates, or date objects (a Parquet date32 column reads as them)."""
+    if not sample.empty and all(isinstance(v, datetime.date) for v in sample):
+        return True
     if sample.empty or not all(isinstance(v, str) for v in sample):
         return False
     if not all(any(ch in v for ch in "-:/") and any(ch.isdigit() for ch in v) for v in sample):

@@ -36,6 +36,13 @@ SPREADSHEETS = {
 EXCEL_SEPARATOR = re.compile(rb"(?:\xef\xbb\xbf)?sep=([,;\t|])\r?\n")  # `sep=;`, a line
 COMMA_DECIMAL = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")  # 3,14  -0,5  1,2e-3
 POINT_DECIMAL = re.compile(r"[-+]?\d*\.\d+(?:[eE][-+]?\d+)?")  # 3.14  -0.5  1.2e-3
+GROUPED = {  # thousands mark -> a number grouped by it: 1,234.5 12,345,678 / 1.234,5
+    ",": re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"),
+    ".": re.compile(r"[-+]?\d{1,3}(?:\.\d{3})+(?:,\d+)?"),
+}
+# read as missing besides pandas' own (NA, N/A, NULL, nan, ...): a dash, spreadsheet errors
+MISSING_MARKS = ["-", "--", "?", "#VALUE!", "#DIV/0!", "#REF!", "#NUM!", "#NAME?", "#NULL!"]
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # Excel's "Unicode text"
 
 
 @dataclass(frozen=True)
@@ -135,16 +142,39 @@ def sniff_encoding(head: bytes, name: str) -> str:
     return "cp1252"
 
 
+def _sample_fields(head: bytes, sep: str) -> list[str]:
+    """The fields of the sniffed lines (quotes understood), stripped; a last line cut
+    short left out."""
+    import csv
+
+    lines = head.decode("utf-8", errors="replace").splitlines()
+    lines = lines[:-1] if len(lines) > 1 and not head.endswith(b"\n") else lines
+    return [f.strip() for row in csv.reader(lines, delimiter=sep) for f in row]
+
+
 def sniff_decimal(head: bytes, sep: str) -> str:
     """`,` where a file not separated by commas writes its numbers with a decimal comma (as
-    spreadsheets do in much of Europe: 3,14) and none with a point; else `.`."""
+    spreadsheets do in much of Europe: 3,14 or 1.234,5) and none with a point; else `.`."""
     if sep == ",":
         return "."
-    text = head.decode("utf-8", errors="replace")
-    fields = [f.strip().strip('"') for line in text.splitlines() for f in line.split(sep)]
-    comma = any(COMMA_DECIMAL.fullmatch(f) for f in fields)
+    fields = _sample_fields(head, sep)
+    comma = any(COMMA_DECIMAL.fullmatch(f) or _grouped(f, ".", ",") for f in fields)
     point = any(POINT_DECIMAL.fullmatch(f) for f in fields)
     return "," if comma and not point else "."
+
+
+def sniff_thousands(head: bytes, sep: str, decimal: str) -> str | None:
+    """The mark that groups thousands in numbers (1,234.5 from a formatted spreadsheet, or
+    1.234,5), where a number shows it beyond doubt: with the decimal mark too, or in two or
+    more places (12,345,678). None where no number does (12,345 alone could be a decimal)."""
+    mark = "," if decimal == "." else "."
+    fields = _sample_fields(head, sep)
+    return mark if any(_grouped(f, mark, decimal) for f in fields) else None
+
+
+def _grouped(field: str, mark: str, decimal: str) -> bool:
+    """Whether `field` is a number whose thousands are grouped by `mark`, beyond doubt."""
+    return bool(GROUPED[mark].fullmatch(field)) and (decimal in field or field.count(mark) > 1)
 
 
 def read_frames(
@@ -155,6 +185,7 @@ def read_frames(
     handle = _open_binary(source)
     try:
         handle, head = _decompressed(handle, _peek(handle), name)
+        handle, head = _utf8_of_utf16(handle, head, name)
         if not head.strip():
             raise InputError(f"{name}: file is empty")
         if head.startswith(PARQUET_MAGIC):
@@ -174,7 +205,10 @@ def read_frames(
                 _refuse_numeric_header(head, sep, name)
                 _refuse_duplicate_names(head, sep, name)
             encoding = sniff_encoding(head, name)
-            options = {"sep": sep, "decimal": sniff_decimal(head, sep), "encoding": encoding}
+            decimal = sniff_decimal(head, sep)
+            options = {"sep": sep, "decimal": decimal, "encoding": encoding}
+            options |= {"thousands": sniff_thousands(head, sep, decimal)}
+            options |= {"na_values": MISSING_MARKS}
             frames = _read_csv(handle, name, options, chunk_rows, source, names)
         yield from _numbered(frames, name)
     finally:
@@ -207,11 +241,27 @@ def _decompressed(handle: BinaryIO, head: bytes, name: str) -> tuple[BinaryIO, b
     return handle, head
 
 
+def _utf8_of_utf16(handle: BinaryIO, head: bytes, name: str) -> tuple[BinaryIO, bytes]:
+    """(handle, head) of a UTF-16 text (Excel's "Unicode text", with its byte-order mark)
+    as UTF-8, read whole; others as they are."""
+    if not head.startswith(UTF16_BOMS):
+        return handle, head
+    try:
+        text = handle.read().decode("utf-16")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-16 text after its byte-order mark") from exc
+    handle.close()
+    data = io.BytesIO(text.encode("utf-8"))
+    return data, _peek(data)
+
+
 def _refuse_binary(head: bytes, name: str) -> None:
     """Text files have no NUL bytes and few control characters; name the spreadsheets."""
     for magic, what in SPREADSHEETS.items():
         if head.startswith(magic):
             raise InputError(f"{name}: {what}, not a CSV or Parquet file; save the sheet as CSV")
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        raise InputError(f"{name}: JSON, not a CSV or Parquet file; convert it to CSV")
     control = sum(b < 32 and b not in (9, 10, 13) for b in head[:4096])
     if b"\0" in head or control > len(head[:4096]) // 20:
         raise InputError(f"{name}: binary data, not a CSV or Parquet file")

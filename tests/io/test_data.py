@@ -15,6 +15,7 @@ from lstmae_cli.io.data import (
     MissingFiller,
     detect_time_column,
     feature_matrix,
+    parse_times,
     resolve_roles,
     split_series,
 )
@@ -58,6 +59,50 @@ def test_decimal_commas_read_as_the_same_numbers(tmp_path, chunk_rows):
     got = pd.concat(read_frames(comma, chunk_rows))
     pd.testing.assert_frame_equal(got, expected)
     assert got["a"].tolist() == [1.5, 2.0, -0.5]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('time,power\n1,"1,234.5"\n2,"-12,345,678"\n3,7\n', [1234.5, -12345678.0, 7.0]),
+        ("time;power\n1;1.234,5\n2;12,25\n3;7\n", [1234.5, 12.25, 7.0]),
+        ("time\tpower\n1\t1,234.5\n2\t3.5\n", [1234.5, 3.5]),
+        ('time,power\n1,"12,345"\n2,"3,5"\n', ["12,345", "3,5"]),  # a decimal comma?
+    ],
+)
+@pytest.mark.parametrize("chunk_rows", [None, 1])
+def test_thousands_marks_are_read_where_a_number_shows_them(tmp_path, text, expected, chunk_rows):
+    """A formatted spreadsheet's 1,234.5 (or 1.234,5) is a number, not a text column left
+    out of the features; where the mark could be a decimal comma, the text stays."""
+    path = tmp_path / "formatted.csv"
+    path.write_text(text)
+    assert pd.concat(read_frames(path, chunk_rows))["power"].tolist() == expected
+
+
+def test_dashes_and_spreadsheet_errors_are_missing_values(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("time,a\n1,0.5\n2,-\n3,?\n4,#DIV/0!\n5,--\n6,-2\n")
+    values = read_frame(path)["a"]
+    assert values.dtype == np.float64
+    assert values.isna().tolist() == [False, True, True, True, True, False]
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 100])
+def test_a_utf16_export_reads_as_the_utf8_one(tmp_path, small_frame, chunk_rows):
+    """Excel's "Unicode text": tab-separated UTF-16 with a byte-order mark."""
+    small_frame.to_csv(tmp_path / "unicode.txt", sep="\t", index=False, encoding="utf-16")
+    small_frame.to_csv(tmp_path / "plain.csv", sep="\t", index=False)
+    expected = pd.concat(read_frames(tmp_path / "plain.csv", chunk_rows))
+    got = pd.concat(read_frames(tmp_path / "unicode.txt", chunk_rows))
+    pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize("text", ['{"time": 1, "a": 2}\n{"time": 2, "a": 3}\n', '[{"a": 1}]'])
+def test_json_is_named(tmp_path, text):
+    path = tmp_path / "data.jsonl"
+    path.write_text(text)
+    with pytest.raises(InputError, match="data.jsonl: JSON, not a CSV or Parquet file"):
+        read_frame(path)
 
 
 @pytest.mark.parametrize("chunk_rows", [None, 1])
@@ -447,3 +492,19 @@ def test_sort_by_time_warns_only_out_of_order_or_repeated_times(times):
     assert ("duplicate time" in messages) == bool((parsed.duplicated() & parsed.notna()).any())
     assert ("not in time order" in messages) == (not in_place.is_monotonic_increasing)
     assert ("missing or unreadable time" in messages) == bool(parsed.isna().any())
+
+
+def test_a_parquet_date_column_is_the_time_column(tmp_path, small_frame):
+    """Parquet's date32 reads as Python dates (object dtype): still the time column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    days = pd.date_range("2020-01-01", periods=len(small_frame), freq="D").date
+    table = pa.table(
+        {"day": pa.array(days, pa.date32()), **{c: small_frame[c] for c in ("f0", "f1", "f2")}}
+    )
+    pq.write_table(table, tmp_path / "days.parquet")
+    frame = read_frame(tmp_path / "days.parquet")
+    assert frame["day"].dtype == object
+    assert detect_time_column(frame) == "day"
+    assert parse_times(frame["day"].iloc[::-1]).is_monotonic_decreasing
