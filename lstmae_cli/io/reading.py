@@ -250,7 +250,8 @@ def _utf8_of_utf16(handle: BinaryIO, head: bytes, name: str) -> tuple[BinaryIO, 
         text = handle.read().decode("utf-16")
     except UnicodeDecodeError as exc:
         raise InputError(f"{name}: not UTF-16 text after its byte-order mark") from exc
-    handle.close()
+    if handle is not sys.stdin.buffer:
+        handle.close()
     data = io.BytesIO(text.encode("utf-8"))
     return data, _peek(data)
 
