@@ -20,6 +20,7 @@ from .io.data import (
     MissingFiller,
     feature_matrix,
     parse_times,
+    parts_between_gaps,
     resolve_roles,
     split_series,
 )
@@ -36,7 +37,7 @@ from .nn.train import (
     train_autoencoder,
 )
 from .nn.windows import WindowBank, window_starts
-from .params import LEVELS, DetectorParams, TrainConfig, training_pace
+from .params import LEVELS, DetectorParams, TrainConfig, gap_size, training_pace
 from .scoring.alerts import AlertRules
 from .scoring.drift import track_series
 from .scoring.folds import Fold, check_fold_sizes, short_series, take, time_blocked_folds
@@ -149,6 +150,7 @@ class Detector:
         threshold_method: str = _D.threshold_method,
         threshold_params: dict | None = None,
         max_windows_per_epoch: int | None = _D.max_windows_per_epoch,
+        max_gap: str | None = _D.max_gap,
         device: str = _D.device,
         precision: str = _D.precision,
     ) -> None:
@@ -334,8 +336,7 @@ class Detector:
             if roles is None:
                 roles = resolve_roles(frame, name, columns, time_column, id_column, exclude=exclude)
                 self.roles_ = roles
-            for key, part in split_series(frame, roles):
-                series_name = f"{name}[{key}]" if key else name
+            for part, series_name in self._series_parts(frame, roles, name):
                 values = feature_matrix(part, roles.features, series_name)
                 missing = np.isnan(values)
                 fill = MissingFiller(self.params.missing, roles.features, series_name)
@@ -351,6 +352,16 @@ class Detector:
         self.data_info_ = {"rows": rows, "series": len(series), "sha256": digest.hexdigest()}
         self.data_info_ |= _time_span(time_ends)
         return series, roles
+
+    def _series_parts(self, frame: pd.DataFrame, roles: ColumnRoles, name: str):
+        """(rows, name) of each series of `frame`, in parts where its time jumps by more
+        than --max-gap (each its own series: no window joins rows across a jump)."""
+        gap = None if self.params.max_gap is None else gap_size(self.params.max_gap)
+        for key, series in split_series(frame, roles):
+            series_name = f"{name}[{key}]" if key else name
+            parts = parts_between_gaps(series, roles.time, gap)
+            for number, part in enumerate(parts, start=1):
+                yield part, series_name if len(parts) == 1 else f"{series_name} part {number}"
 
     def _without_short_series(self, series: list[SeriesData]) -> list[SeriesData]:
         """`series` less those too short for a window in every fold, with a warning, when
@@ -480,7 +491,7 @@ class Detector:
         return ScoringModel(
             parts.roles, parts.scaler, self._row_scorers(parts.model), parts.score_model,
             parts.threshold, p.seq_len, p.resolved_smooth, p.drift_rate, p.missing, self.range_,
-            self.val_scores_,
+            self.val_scores_, None if p.max_gap is None else gap_size(p.max_gap),
         )  # fmt: skip
 
     def score(  # noqa: PLR0913 (keyword options mirroring `lstmae score`, as documented)

@@ -9,6 +9,7 @@ threshold methods' parameters and defaults are THRESHOLD_METHODS, so each is wri
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
@@ -62,6 +63,21 @@ THRESHOLD_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
 OPTION_NAMES = {"level": "--pot-level", "alerts_per": "--alerts-per"}  # the others: --NAME
 
 
+GAP_UNITS = {"": 1.0, "s": 1.0, "min": 60.0, "h": 3_600.0, "d": 86_400.0}
+
+
+def gap_size(text: str) -> float:
+    """--max-gap as a number: a duration (90s, 10min, 1h, 2d) in seconds; a bare number in
+    the time column's own units (seconds for dates and times)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|min|h|d)?\s*", str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(
+            f"--max-gap {text!r}: give a duration (90s, 10min, 1h, 2d) or a positive number "
+            "in the time column's units"
+        )
+    return float(match.group(1)) * GAP_UNITS[match.group(2) or ""]
+
+
 @dataclass
 class TrainConfig:
     """The options a model is trained with: stored in the bundle, they rebuild it."""
@@ -89,6 +105,7 @@ class TrainConfig:
     threshold_method: str = "quantile"
     threshold_params: dict = field(default_factory=dict)
     max_windows_per_epoch: int | None = None
+    max_gap: str | None = None  # a jump in time that splits a series in parts; None: never
 
     def __post_init__(self) -> None:
         self.arch = ARCH_ALIASES.get(self.arch, self.arch)
@@ -105,7 +122,7 @@ class TrainConfig:
         """smooth, None read as its default seq_len // 4 (__post_init__ stores this)."""
         return max(1, self.seq_len // 4) if self.smooth is None else self.smooth
 
-    def validate(self) -> None:  # noqa: C901 (one flat check per parameter)
+    def validate(self) -> None:  # noqa: C901, PLR0912 (one flat check per parameter)
         positive = ("seq_len", "stride", "score_stride", "smooth", "hidden", "layers", "epochs")
         for name in (*positive, "batch_size", "patience"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
@@ -131,6 +148,8 @@ class TrainConfig:
         if self.arch not in ARCHS:
             raise UsageError(f"--arch must be one of {', '.join(ARCHS)}")
         resolve_params(self.threshold_method, self.threshold_params)  # label-free, in range
+        if self.max_gap is not None:
+            gap_size(self.max_gap)
 
 
 @dataclass

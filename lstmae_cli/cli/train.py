@@ -112,6 +112,14 @@ def train(
             "series' first row); faster changes stay flagged. 0: off."
         ),
     ] = Defaults.drift_rate,
+    max_gap: Annotated[
+        str | None,
+        typer.Option(
+            help="A jump in time (90s, 10min, 1h, 2d; a bare number in the time column's "
+            "units) that cuts a series in parts, trained and scored apart: no window joins "
+            "rows across an outage. Default: never cut.",
+        ),
+    ] = Defaults.max_gap,
     epochs: Annotated[int, typer.Option(help="Most epochs to train.")] = Defaults.epochs,
     batch_size: Annotated[
         int | None,
@@ -214,6 +222,7 @@ def train(
         val_fraction=val_fraction,
         calibration_folds=calibration_folds,
         drift_rate=drift_rate,
+        max_gap=max_gap,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,

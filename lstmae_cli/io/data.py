@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import warnings
@@ -393,15 +394,48 @@ def split_series(
 
 def sort_by_time(frame: pd.DataFrame, time: str) -> pd.DataFrame:
     """Rows in time order (stable: rows with equal times keep their file order)."""
+    return time_ordered(frame, time)[0]
+
+
+def time_ordered(frame: pd.DataFrame, time: str) -> tuple[pd.DataFrame, pd.Series]:
+    """`frame` in time order (stable), and its parsed times in that order, a missing or
+    unreadable one replaced by the time before it."""
     order = parse_times(frame[time])
     if _strictly_increasing(order):  # the usual case: in order, no duplicates, none missing
-        return frame
+        return frame, order
     _warn_duplicate_times(order, time)
     order = _missing_times_in_place(order, time)
     if order.is_monotonic_increasing:
-        return frame
-    warnings.warn(LstmaeWarning(f"rows are not in time order: sorted by '{time}'"), stacklevel=2)
-    return frame.iloc[np.argsort(order.to_numpy(), kind="stable")]
+        return frame, order
+    warnings.warn(LstmaeWarning(f"rows are not in time order: sorted by '{time}'"), stacklevel=3)
+    positions = np.argsort(order.to_numpy(), kind="stable")
+    return frame.iloc[positions], order.iloc[positions]
+
+
+def time_steps(times: pd.Series, before: object) -> np.ndarray:
+    """(rows,) each time less the one before it (the first: less `before`, the last time
+    of the chunks before), in seconds for datetimes; NaN where either is missing."""
+    times = times.reset_index(drop=True)
+    steps = times.diff()
+    if before is not None and len(times):
+        # times of different kinds (with and without a zone) have no step between them
+        with contextlib.suppress(TypeError, ValueError):
+            steps.iloc[0] = times.iloc[0] - before
+    if pd.api.types.is_timedelta64_dtype(steps):
+        return steps.dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(steps, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def parts_between_gaps(
+    frame: pd.DataFrame, time: str | None, max_gap: float | None
+) -> list[pd.DataFrame]:
+    """`frame` (one series in time order) cut where its time jumps by more than `max_gap`
+    (seconds for dates and times, else the time column's units); whole without either."""
+    if time is None or max_gap is None:
+        return [frame]
+    steps = time_steps(parse_times(frame[time]), None)  # (rows,) NaN first
+    starts = [0, *np.flatnonzero(steps > max_gap).tolist(), len(frame)]
+    return [frame.iloc[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
 
 
 def _strictly_increasing(order: pd.Series) -> bool:

@@ -16,11 +16,11 @@ from ..io.data import (
     MissingTally,
     detect_time_column,
     feature_matrix,
-    parse_times,
     refuse_empty_ids,
     require_columns,
     row_number,
-    sort_by_time,
+    time_ordered,
+    time_steps,
 )
 from .alerts import AlertFilter, AlertRules
 from .drift import DriftTracker
@@ -48,6 +48,7 @@ class ScoringModel:
     missing: str  # the --missing policy
     range: tuple[np.ndarray, np.ndarray] | None  # scaled (low, high) per feature, or None
     calibration: np.ndarray  # (rows,) held-out normal row scores, for p-values
+    max_gap: float | None = None  # a jump in time that starts a new part of a series
 
     @property
     def features(self) -> list[str]:
@@ -73,6 +74,8 @@ class SeriesState:
         self.pending: list[pd.DataFrame] = []  # pass-through columns of rows not yet emitted
         self.next_row = 0  # row number (within the series) of the next row to emit
         self.last_time: object = None  # the latest time of the chunks so far
+        # rows after a jump in time (max_gap), (rows, first file row), until they fill a window
+        self.held: list[tuple[pd.DataFrame, int]] = []
 
 
 class StreamScorer:
@@ -107,6 +110,7 @@ class StreamScorer:
         self.out_of_range = RangeTally()
         self.missing = MissingTally(self.features)
         self.warned_back_in_time = False
+        self.warned_gap = False
 
     def run(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for number, chunk in enumerate(chunks):
@@ -115,16 +119,10 @@ class StreamScorer:
             yield from self._score_chunk(chunk)
         if not self.states:
             raise InputError(f"{self.name}: no data rows")
+        for state in self.states.values():  # rows after a last jump, too few for a window
+            yield from self._release(state, new_part=False)
         for state in self._scorable_states():
-            try:
-                errors = state.scorer.finish()
-            except InputError as exc:
-                raise InputError(f"{state.series_name}: {exc}") from exc
-            last = state.alerts(self._frame(state, errors))
-            held = state.alerts.finish()
-            for frame in (last, held):  # the alert filter may hold every row of the last one
-                if frame is not None and len(frame):
-                    yield frame
+            yield from self._finish(state)
         self.missing.warn(self.name, self.model.missing)
         self.out_of_range.warn(self.name)
 
@@ -146,26 +144,96 @@ class StreamScorer:
     def _score_chunk(self, chunk: pd.DataFrame) -> Iterator[pd.DataFrame]:
         first_row = self.rows_read
         self.rows_read += len(chunk)
-        for key, part in self._groups(chunk):
+        for key, part, times in self._groups(chunk):
             state = self._state(key)
-            if self.time_column is not None:
-                self._check_order(state, part)
-            values = feature_matrix(part, self.features, self.name, first_row)  # (rows, F)
-            missing = np.isnan(values)  # (rows, F), before filling
-            if missing.any():
-                self.missing.add(part)
-            else:
-                self.missing.add_complete_rows(len(part))
-            scaled = self.model.scaler.transform(state.filler(values))
-            scaled = state.drift(scaled)  # (rows, F) what the network sees
-            extra = guard_columns(self.model, missing, scaled)
-            self.out_of_range.add(state.series_name, extra, part)
-            state.pending.append(part[self.passthrough].assign(**extra))
-            errors = state.scorer.push(scaled)
-            if len(errors):
-                frame = state.alerts(self._frame(state, errors))
-                if len(frame):
-                    yield frame
+            steps = None
+            if times is not None:
+                steps = time_steps(times, state.last_time)  # (rows,)
+                self._check_gaps(state, times, steps)
+                self._check_order(state, times)
+            for piece, after_jump in self._pieces(part, steps):
+                yield from self._feed(state, piece, first_row, after_jump)
+
+    def _pieces(
+        self, part: pd.DataFrame, steps: np.ndarray | None
+    ) -> list[tuple[pd.DataFrame, bool]]:
+        """`part` cut before each row whose time jumps by more than the model's max_gap:
+        (rows, whether they start after a jump)."""
+        gap = self.model.max_gap
+        if gap is None or steps is None:
+            return [(part, False)]
+        jumps = np.flatnonzero(steps > gap).tolist()
+        starts = sorted({0, *jumps})
+        ends = [*starts[1:], len(part)]
+        return [(part.iloc[a:b], a in jumps) for a, b in zip(starts, ends, strict=True)]
+
+    def _feed(
+        self, state: SeriesState, part: pd.DataFrame, first_row: int, after_jump: bool
+    ) -> Iterator[pd.DataFrame]:
+        """Score `part` as the next rows of `state`'s series. After a jump (--max-gap) its
+        rows start a new part of the series (a fresh network state, drift level and alert
+        filter) once they fill a window; until then they are held. Rows that never fill one
+        before the next jump or the end stay with the part before (as without max_gap)."""
+        if after_jump and state.held:
+            yield from self._release(state, new_part=False)
+        if after_jump and state.scorer.total_rows >= self.model.seq_len:
+            state.held = [(part, first_row)]
+        elif state.held:
+            state.held.append((part, first_row))
+        else:
+            yield from self._push(state, part, first_row)
+        if sum(len(rows) for rows, _ in state.held) >= self.model.seq_len:
+            yield from self._release(state, new_part=True)
+
+    def _release(self, state: SeriesState, new_part: bool) -> Iterator[pd.DataFrame]:
+        """Score the held rows: as a new part of the series, or as more of the current."""
+        held, state.held = state.held, []
+        if held and new_part:
+            yield from self._finish(state)
+            self._restart(state)
+        for part, first_row in held:
+            yield from self._push(state, part, first_row)
+
+    def _finish(self, state: SeriesState) -> Iterator[pd.DataFrame]:
+        """The last rows of `state`'s series (or part of one)."""
+        try:
+            errors = state.scorer.finish()
+        except InputError as exc:
+            raise InputError(f"{state.series_name}: {exc}") from exc
+        last = state.alerts(self._frame(state, errors))
+        held = state.alerts.finish()
+        for frame in (last, held):  # the alert filter may hold every row of the last one
+            if frame is not None and len(frame):
+                yield frame
+
+    def _restart(self, state: SeriesState) -> None:
+        """A new part of the series: what the windows, the drift level, the smoothing and
+        the alerts carry starts afresh; missing values are still filled from before."""
+        state.scorer = self.model.new_row_scorer()
+        state.drift = DriftTracker(len(self.features), self.model.drift_rate)
+        state.smoother = ScoreSmoother(self.model.smooth)
+        state.alerts = AlertFilter(self.merge_gap, self.min_rows)
+
+    def _push(
+        self, state: SeriesState, part: pd.DataFrame, first_row: int
+    ) -> Iterator[pd.DataFrame]:
+        """Score `part` as the next rows of `state`: yield the rows that became final."""
+        values = feature_matrix(part, self.features, self.name, first_row)  # (rows, F)
+        missing = np.isnan(values)  # (rows, F), before filling
+        if missing.any():
+            self.missing.add(part)
+        else:
+            self.missing.add_complete_rows(len(part))
+        scaled = self.model.scaler.transform(state.filler(values))
+        scaled = state.drift(scaled)  # (rows, F) what the network sees
+        extra = guard_columns(self.model, missing, scaled)
+        self.out_of_range.add(state.series_name, extra, part)
+        state.pending.append(part[self.passthrough].assign(**extra))
+        errors = state.scorer.push(scaled)
+        if len(errors):
+            frame = state.alerts(self._frame(state, errors))
+            if len(frame):
+                yield frame
 
     def _scorable_states(self) -> list[SeriesState]:
         """Every series; where some are shorter than one window and others are not, the
@@ -186,10 +254,36 @@ class StreamScorer:
         )
         return [s for s in states if s.scorer.total_rows >= seq_len]
 
-    def _check_order(self, state: SeriesState, part: pd.DataFrame) -> None:
+    def _check_gaps(self, state: SeriesState, times: pd.Series, steps: np.ndarray) -> None:
+        """Warn once when a series' times jump by more than GAP_FACTOR times their typical
+        step (an outage, a stop) and the model does not cut there (max_gap): windows across
+        the jump join rows far apart in time."""
+        if self.warned_gap or self.model.max_gap is not None:
+            return
+        moving = steps[steps > 0]
+        if len(moving) < 2:
+            return
+        typical = float(np.median(moving))
+        at = int(np.nanargmax(steps))
+        if not steps[at] > GAP_FACTOR * typical:
+            return
+        self.warned_gap = True
+        jump, step = (_duration(times, s) for s in (float(steps[at]), typical))
+        warnings.warn(
+            LstmaeWarning(
+                f"{state.series_name}: the times jump by {jump} at row "
+                f"{state.scorer.total_rows + at + 1} ({steps[at] / typical:,.0f}x the typical "
+                f"step of {step}): windows across a jump join rows far apart in time, and "
+                "the rows after it may be flagged; train with --max-gap (e.g. 1h) to "
+                "score the parts apart"
+            ),
+            stacklevel=2,
+        )
+
+    def _check_order(self, state: SeriesState, times: pd.Series) -> None:
         """Warn once when a series' chunk (in time order) starts before the end of the
         chunks before it: the rows are scored in arrival order, not sorted across chunks."""
-        first, last = parse_times(part[self.time_column].iloc[[0, -1]])
+        first, last = times.iloc[0], times.iloc[-1]
         try:
             back = state.last_time is not None and first < state.last_time
         except TypeError:  # times of different kinds (with and without a zone)
@@ -208,7 +302,8 @@ class StreamScorer:
         if pd.notna(last):
             state.last_time = last
 
-    def _groups(self, chunk: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    def _groups(self, chunk: pd.DataFrame) -> list[tuple[str, pd.DataFrame, pd.Series | None]]:
+        """(series key, its rows in time order, their parsed times or None) of `chunk`."""
         if self.id_column is not None:
             refuse_empty_ids(chunk, self.id_column, self.name)
         groups = (
@@ -217,8 +312,8 @@ class StreamScorer:
             else [(str(k), g) for k, g in chunk.groupby(self.id_column, sort=False)]
         )
         if self.time_column is None:
-            return groups
-        return [(key, sort_by_time(part, self.time_column)) for key, part in groups]
+            return [(key, part, None) for key, part in groups]
+        return [(key, *time_ordered(part, self.time_column)) for key, part in groups]
 
     def _state(self, key: str) -> SeriesState:
         if key not in self.states:
@@ -249,6 +344,16 @@ class StreamScorer:
         return frame if out_of_range is None else frame.assign(out_of_range=out_of_range)
 
 
+def _duration(times: pd.Series, seconds: float) -> str:
+    """A step between two times as a user reads it: 1.5 h, 2 d; numbers as they are."""
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        return f"{seconds:g}"
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
 def score_columns(
     errors: np.ndarray,
     model: ScoringModel,
@@ -277,6 +382,7 @@ def score_columns(
 
 
 # ------------------------------------------------------ drift guard and --missing mask
+GAP_FACTOR = 100  # a step this many times the typical one is a jump (an outage, a stop)
 RANGE_MARGIN = 3.0  # scaled units beyond the training range before a value is reported
 MISSING_PREFIX = "_missing_"
 

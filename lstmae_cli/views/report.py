@@ -100,6 +100,7 @@ def model_facts(meta: dict) -> list[tuple[str, str]]:
         ("seq_len / hidden", f"{params.get('seq_len')} / {model.get('hidden')}"),
         ("features", f"{model.get('n_features')}: {', '.join(columns.get('features', []))}"),
         ("time / id column", f"{columns.get('time') or '-'} / {columns.get('id') or '-'}"),
+        ("max gap (series cut)", params.get("max_gap") or "-"),
         ("scaler / scoring", f"{meta.get('scaler')} / {params.get('scoring')}"),
         (
             "threshold",

@@ -142,6 +142,26 @@ def test_a_channel_without_any_value_is_named_as_such(tmp_path, tiny_model, smal
     assert warning.endswith("f1 200")
 
 
+@pytest.mark.parametrize("chunk_rows", ["1000", "300", "64"])
+def test_a_jump_in_the_times_is_named_once(tmp_path, tiny_model, small_frame, chunk_rows):
+    """A day without rows (an outage) in minute data: windows across it join rows a day
+    apart; named once, with where it is, within a chunk or between two."""
+    times = pd.to_datetime(small_frame["timestamp"])
+    jumped = small_frame.assign(
+        timestamp=times.where(times.index < 300, times + pd.Timedelta("1D"))
+    )
+    jumped.to_csv(tmp_path / "outage.csv", index=False)
+    scored = run("score", tiny_model, tmp_path / "outage.csv", "--chunk-rows", chunk_rows)
+    assert scored.exit_code == 0, scored.output
+    (warning,) = [w for w in warnings_in(scored.stderr) if "jump" in w]
+    assert "outage.csv: the times jump by 1 d at row 301 (1,441x the typical step of 1 min)" in (
+        warning
+    )
+    small_frame.to_csv(tmp_path / "steady.csv", index=False)
+    steady = run("score", tiny_model, tmp_path / "steady.csv", "--chunk-rows", chunk_rows)
+    assert not [w for w in warnings_in(steady.stderr) if "jump" in w]
+
+
 # ------------------------------------------------------------------- headerless files
 def headerless(tmp_path: Path, frame: pd.DataFrame, name: str = "raw.csv") -> Path:
     path = tmp_path / name
