@@ -23,6 +23,8 @@ from .io.data import (
     parts_between_gaps,
     resolve_roles,
     split_series,
+    time_steps,
+    warn_jump,
 )
 from .nn import distributed
 from .nn.checkpoint import CHECKPOINT_KIND, Checkpointing
@@ -332,6 +334,7 @@ class Detector:
         digest = hashlib.sha256()
         rows, time_ends = 0, []
         roles = self.roles_
+        look_for_jumps = self.params.max_gap is None  # warn once where times jump, if so
         for name, frame in tables:
             if roles is None:
                 roles = resolve_roles(frame, name, columns, time_column, id_column, exclude=exclude)
@@ -344,7 +347,11 @@ class Detector:
                 observed = ~missing if self.params.missing == "mask" and missing.any() else None
                 digest.update(values.tobytes())
                 if roles.time:
-                    time_ends += _time_ends(part[roles.time])
+                    times = parse_times(part[roles.time])
+                    time_ends += _time_ends(times)
+                    if look_for_jumps:
+                        steps = time_steps(times, None)
+                        look_for_jumps = not warn_jump(times, steps, series_name)
                 rows += len(values)
                 series.append(SeriesData(series_name, values, observed))
         if not series or roles is None:
@@ -671,9 +678,9 @@ def _resume_key(params: DetectorParams) -> dict:
     return {k: v for k, v in asdict(params).items() if k not in ignored}
 
 
-def _time_ends(column: pd.Series) -> list:
-    """First and last valid time of one series (its rows are already in time order)."""
-    times = parse_times(column).dropna()
+def _time_ends(times: pd.Series) -> list:
+    """First and last valid time of one series (parsed, in time order)."""
+    times = times.dropna()
     return [times.iloc[0], times.iloc[-1]] if len(times) else []
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from ..errors import InputError, LstmaeWarning, listed
 from ..params import MISSING_POLICIES
 
+GAP_FACTOR = 100  # a step this many times the typical one is a jump (an outage, a stop)
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
 # words that name a numeric time column (1767225600, seconds since 1970): "unix_time",
 # "timestamp_ms", "epoch"
@@ -424,6 +425,40 @@ def time_steps(times: pd.Series, before: object) -> np.ndarray:
     if pd.api.types.is_timedelta64_dtype(steps):
         return steps.dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.to_numeric(steps, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def warn_jump(times: pd.Series, steps: np.ndarray, name: str, rows_before: int = 0) -> bool:
+    """Warn where `times` (one series, in order; `steps` from time_steps) jump by more than
+    GAP_FACTOR times their typical step, an outage or a stop: windows across it join rows
+    far apart in time. Whether it warned."""
+    moving = steps[steps > 0]
+    if len(moving) < 2:
+        return False
+    typical = float(np.median(moving))
+    at = int(np.nanargmax(steps))
+    if not steps[at] > GAP_FACTOR * typical:
+        return False
+    jump, step = (_duration(times, s) for s in (float(steps[at]), typical))
+    warnings.warn(
+        LstmaeWarning(
+            f"{name}: the times jump by {jump} at row {rows_before + at + 1} "
+            f"({steps[at] / typical:,.0f}x the typical step of {step}): windows across a jump "
+            "join rows far apart in time, and the rows after it may be flagged; "
+            "`train --max-gap` (e.g. 1h) cuts series at such jumps"
+        ),
+        stacklevel=3,
+    )
+    return True
+
+
+def _duration(times: pd.Series, seconds: float) -> str:
+    """A step between two times as a user reads it: 1.5 h, 2 d; numbers as they are."""
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        return f"{seconds:g}"
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
 
 
 def parts_between_gaps(

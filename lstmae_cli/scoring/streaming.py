@@ -21,6 +21,7 @@ from ..io.data import (
     row_number,
     time_ordered,
     time_steps,
+    warn_jump,
 )
 from .alerts import AlertFilter, AlertRules
 from .drift import DriftTracker
@@ -255,30 +256,10 @@ class StreamScorer:
         return [s for s in states if s.scorer.total_rows >= seq_len]
 
     def _check_gaps(self, state: SeriesState, times: pd.Series, steps: np.ndarray) -> None:
-        """Warn once when a series' times jump by more than GAP_FACTOR times their typical
-        step (an outage, a stop) and the model does not cut there (max_gap): windows across
-        the jump join rows far apart in time."""
-        if self.warned_gap or self.model.max_gap is not None:
-            return
-        moving = steps[steps > 0]
-        if len(moving) < 2:
-            return
-        typical = float(np.median(moving))
-        at = int(np.nanargmax(steps))
-        if not steps[at] > GAP_FACTOR * typical:
-            return
-        self.warned_gap = True
-        jump, step = (_duration(times, s) for s in (float(steps[at]), typical))
-        warnings.warn(
-            LstmaeWarning(
-                f"{state.series_name}: the times jump by {jump} at row "
-                f"{state.scorer.total_rows + at + 1} ({steps[at] / typical:,.0f}x the typical "
-                f"step of {step}): windows across a jump join rows far apart in time, and "
-                "the rows after it may be flagged; train with --max-gap (e.g. 1h) to "
-                "score the parts apart"
-            ),
-            stacklevel=2,
-        )
+        """Warn once where a series' times jump (warn_jump) and the model does not cut
+        there (max_gap)."""
+        if not self.warned_gap and self.model.max_gap is None:
+            self.warned_gap = warn_jump(times, steps, state.series_name, state.scorer.total_rows)
 
     def _check_order(self, state: SeriesState, times: pd.Series) -> None:
         """Warn once when a series' chunk (in time order) starts before the end of the
@@ -344,16 +325,6 @@ class StreamScorer:
         return frame if out_of_range is None else frame.assign(out_of_range=out_of_range)
 
 
-def _duration(times: pd.Series, seconds: float) -> str:
-    """A step between two times as a user reads it: 1.5 h, 2 d; numbers as they are."""
-    if not pd.api.types.is_datetime64_any_dtype(times):
-        return f"{seconds:g}"
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.3g} {unit}"
-    return f"{seconds:.3g} s"
-
-
 def score_columns(
     errors: np.ndarray,
     model: ScoringModel,
@@ -382,7 +353,6 @@ def score_columns(
 
 
 # ------------------------------------------------------ drift guard and --missing mask
-GAP_FACTOR = 100  # a step this many times the typical one is a jump (an outage, a stop)
 RANGE_MARGIN = 3.0  # scaled units beyond the training range before a value is reported
 MISSING_PREFIX = "_missing_"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ from typer.testing import CliRunner
 
 from lstmae_cli import Detector
 from lstmae_cli.cli.app import app
-from lstmae_cli.errors import UsageError
+from lstmae_cli.errors import LstmaeWarning, UsageError
 
 from ..helpers import FAST, make_frame
 
@@ -73,11 +75,17 @@ def test_rows_too_few_for_a_window_stay_with_the_part_before(gapped_model, chunk
     assert len(got) == 500
 
 
-def test_training_cuts_the_series_at_jumps():
+def test_training_cuts_the_series_at_jumps_or_names_the_first():
     frame = jumped(make_frame(900, seed=4), at=[300, 600])
-    detector = Detector(**GAPPED).fit([("train", frame)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LstmaeWarning)  # cut: nothing to warn about
+        detector = Detector(**GAPPED).fit([("train", frame)])
     assert detector.data_info_["series"] == 3
-    assert Detector(**FAST).fit([("train", frame)]).data_info_["series"] == 1
+    with pytest.warns(LstmaeWarning) as caught:
+        whole = Detector(**FAST).fit([("train", frame)])
+    assert whole.data_info_["series"] == 1
+    (jump,) = [str(w.message) for w in caught if "jump" in str(w.message)]
+    assert jump.startswith("train: the times jump by 1 d at row 301 (1,441x the typical step")
 
 
 def test_a_bad_max_gap_is_a_usage_error(tmp_path, small_frame):
