@@ -105,16 +105,21 @@ def test_out_of_range_warning_supports_the_finding_once_with_the_count(tiny_mode
 
 
 # --------------------------------------------------------------- non-finite and missing
+def score_warnings(model: Path, frame: pd.DataFrame, data: Path, chunk_rows: int) -> list[str]:
+    """Write `frame` to `data`, score it in chunks: the warnings."""
+    frame.to_csv(data, index=False)
+    scored = run("score", model, data, "--chunk-rows", chunk_rows)
+    assert scored.exit_code == 0, scored.output
+    return warnings_in(scored.stderr)
+
+
 def test_missing_and_infinite_values_are_counted_once_per_run(tmp_path, tiny_model, small_frame):
     frame = small_frame.copy()
     frame.loc[[10, 300], "f1"] = np.inf
     frame.loc[20, "f1"] = -np.inf
     frame.loc[[30, 40], "f2"] = np.nan
     data = tmp_path / "gaps.csv"
-    frame.to_csv(data, index=False)
-    scored = run("score", tiny_model, data, "--chunk-rows", "100")
-    assert scored.exit_code == 0, scored.output
-    (warning,) = warnings_in(scored.stderr)
+    (warning,) = score_warnings(tiny_model, frame, data, 100)
     assert "5 missing or non-finite value(s) treated as missing (--missing mask" in warning
     assert warning.endswith("f1 3 (3 inf), f2 2")
     trained = run("train", data, "-o", tmp_path / "m.safetensors", *TINY)
@@ -129,16 +134,10 @@ def test_a_channel_without_any_value_is_named_as_such(tmp_path, tiny_model, smal
     over every chunk (the first chunks of f1 have values, so only f2 is dead)."""
     frame = small_frame.assign(f2=np.nan)
     frame.loc[400:, "f1"] = np.nan
-    data = tmp_path / "dead.csv"
-    frame.to_csv(data, index=False)
-    scored = run("score", tiny_model, data, "--chunk-rows", "200")
-    assert scored.exit_code == 0, scored.output
-    (warning,) = warnings_in(scored.stderr)
+    (warning,) = score_warnings(tiny_model, frame, tmp_path / "dead.csv", 200)
     assert "f1 200, f2 600, no value at all in f2: read as the training level" in warning
     frame["f2"] = small_frame["f2"]  # f1 missing in the last chunk alone: not dead
-    frame.to_csv(data, index=False)
-    scored = run("score", tiny_model, data, "--chunk-rows", "200")
-    (warning,) = warnings_in(scored.stderr)
+    (warning,) = score_warnings(tiny_model, frame, tmp_path / "dead.csv", 200)
     assert warning.endswith("f1 200")
 
 
