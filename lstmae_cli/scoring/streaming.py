@@ -163,7 +163,7 @@ class StreamScorer:
         gap = self.model.max_gap
         if gap is None or steps is None:
             return [(part, False)]
-        jumps = np.flatnonzero(steps > gap).tolist()
+        jumps = set(np.flatnonzero(steps > gap).tolist())
         starts = sorted({0, *jumps})
         ends = [*starts[1:], len(part)]
         return [(part.iloc[a:b], a in jumps) for a, b in zip(starts, ends, strict=True)]
