@@ -153,23 +153,25 @@ def _sample_fields(head: bytes, sep: str) -> list[str]:
 
 
 def sniff_decimal(head: bytes, sep: str) -> str:
-    """`,` where a file not separated by commas writes its numbers with a decimal comma (as
-    spreadsheets do in much of Europe: 3,14 or 1.234,5) and none with a point; else `.`."""
-    if sep == ",":
-        return "."
+    """The decimal mark of the numbers in `head` (sniff_number_marks)."""
+    return sniff_number_marks(head, sep)[0]
+
+
+def sniff_number_marks(head: bytes, sep: str) -> tuple[str, str | None]:
+    """(decimal mark, thousands mark or None) of the numbers in `head`, its fields parsed
+    once. Decimal: `,` where a file not separated by commas writes its numbers with a
+    decimal comma (as spreadsheets do in much of Europe: 3,14 or 1.234,5) and none with a
+    point; else `.`. Thousands: the other mark, where a number shows it grouping thousands
+    beyond doubt (1,234.5 from a formatted spreadsheet, 1.234,5, 12,345,678); None where
+    none does (12,345 alone could be a decimal)."""
     fields = _sample_fields(head, sep)
-    comma = any(COMMA_DECIMAL.fullmatch(f) or _grouped(f, ".", ",") for f in fields)
-    point = any(POINT_DECIMAL.fullmatch(f) for f in fields)
-    return "," if comma and not point else "."
-
-
-def sniff_thousands(head: bytes, sep: str, decimal: str) -> str | None:
-    """The mark that groups thousands in numbers (1,234.5 from a formatted spreadsheet, or
-    1.234,5), where a number shows it beyond doubt: with the decimal mark too, or in two or
-    more places (12,345,678). None where no number does (12,345 alone could be a decimal)."""
+    decimal = "."
+    if sep != ",":
+        comma = any(COMMA_DECIMAL.fullmatch(f) or _grouped(f, ".", ",") for f in fields)
+        point = any(POINT_DECIMAL.fullmatch(f) for f in fields)
+        decimal = "," if comma and not point else "."
     mark = "," if decimal == "." else "."
-    fields = _sample_fields(head, sep)
-    return mark if any(_grouped(f, mark, decimal) for f in fields) else None
+    return decimal, mark if any(_grouped(f, mark, decimal) for f in fields) else None
 
 
 def _grouped(field: str, mark: str, decimal: str) -> bool:
@@ -205,10 +207,9 @@ def read_frames(
                 _refuse_numeric_header(head, sep, name)
                 _refuse_duplicate_names(head, sep, name)
             encoding = sniff_encoding(head, name)
-            decimal = sniff_decimal(head, sep)
-            options = {"sep": sep, "decimal": decimal, "encoding": encoding}
-            options |= {"thousands": sniff_thousands(head, sep, decimal)}
-            options |= {"na_values": MISSING_MARKS}
+            decimal, thousands = sniff_number_marks(head, sep)
+            options = {"sep": sep, "decimal": decimal, "thousands": thousands}
+            options |= {"encoding": encoding, "na_values": MISSING_MARKS}
             frames = _read_csv(handle, name, options, chunk_rows, source, names)
         yield from _numbered(frames, name)
     finally:
