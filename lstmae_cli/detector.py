@@ -19,8 +19,8 @@ from .io.data import (
     ColumnRoles,
     MissingFiller,
     feature_matrix,
+    jump_rows,
     parse_times,
-    parts_between_gaps,
     resolve_roles,
     split_series,
     time_steps,
@@ -339,18 +339,16 @@ class Detector:
             if roles is None:
                 roles = resolve_roles(frame, name, columns, time_column, id_column, exclude=exclude)
                 self.roles_ = roles
-            for part, series_name in self._series_parts(frame, roles, name):
+            for part, times, steps, series_name in self._series_parts(frame, roles, name):
                 values = feature_matrix(part, roles.features, series_name)
                 missing = np.isnan(values)
                 fill = MissingFiller(self.params.missing, roles.features, series_name)
                 values = fill(values)
                 observed = ~missing if self.params.missing == "mask" and missing.any() else None
                 digest.update(values.tobytes())
-                if roles.time:
-                    times = parse_times(part[roles.time])
+                if times is not None and steps is not None:
                     time_ends += _time_ends(times)
                     if look_for_jumps:
-                        steps = time_steps(times, None)
                         look_for_jumps = not warn_jump(times, steps, series_name)
                 rows += len(values)
                 series.append(SeriesData(series_name, values, observed))
@@ -361,14 +359,22 @@ class Detector:
         return series, roles
 
     def _series_parts(self, frame: pd.DataFrame, roles: ColumnRoles, name: str):
-        """(rows, name) of each series of `frame`, in parts where its time jumps by more
-        than --max-gap (each its own series: no window joins rows across a jump)."""
+        """(rows, parsed times, their steps, name) of each series of `frame` (times and
+        steps None without a time column), in parts where its time jumps by more than
+        --max-gap (each its own series: no window joins rows across a jump)."""
         gap = None if self.params.max_gap is None else gap_size(self.params.max_gap)
         for key, series in split_series(frame, roles):
             series_name = f"{name}[{key}]" if key else name
-            parts = parts_between_gaps(series, roles.time, gap)
-            for number, part in enumerate(parts, start=1):
-                yield part, series_name if len(parts) == 1 else f"{series_name} part {number}"
+            if roles.time is None:
+                yield series, None, None, series_name
+                continue
+            times = parse_times(series[roles.time])
+            steps = time_steps(times, None)  # (rows,)
+            starts = [0, *jump_rows(steps, gap)]
+            ends = [*starts[1:], len(series)]
+            for number, (a, b) in enumerate(zip(starts, ends, strict=True), start=1):
+                part_name = series_name if len(starts) == 1 else f"{series_name} part {number}"
+                yield series.iloc[a:b], times.iloc[a:b], steps[a:b], part_name
 
     def _without_short_series(self, series: list[SeriesData]) -> list[SeriesData]:
         """`series` less those too short for a window in every fold, with a warning, when

@@ -461,16 +461,11 @@ def _duration(times: pd.Series, seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
-def parts_between_gaps(
-    frame: pd.DataFrame, time: str | None, max_gap: float | None
-) -> list[pd.DataFrame]:
-    """`frame` (one series in time order) cut where its time jumps by more than `max_gap`
-    (seconds for dates and times, else the time column's units); whole without either."""
-    if time is None or max_gap is None:
-        return [frame]
-    steps = time_steps(parse_times(frame[time]), None)  # (rows,) NaN first
-    starts = [0, *np.flatnonzero(steps > max_gap).tolist(), len(frame)]
-    return [frame.iloc[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
+def jump_rows(steps: np.ndarray, max_gap: float | None) -> list[int]:
+    """The positions in `steps` (time_steps) of the rows that come after a jump of more
+    than `max_gap` (seconds for dates and times, else the time column's units); none
+    without max_gap."""
+    return [] if max_gap is None else np.flatnonzero(steps > max_gap).tolist()
 
 
 def _strictly_increasing(order: pd.Series) -> bool:

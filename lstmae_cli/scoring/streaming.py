@@ -16,6 +16,7 @@ from ..io.data import (
     MissingTally,
     detect_time_column,
     feature_matrix,
+    jump_rows,
     refuse_empty_ids,
     require_columns,
     row_number,
@@ -59,19 +60,15 @@ class ScoringModel:
 class SeriesState:
     """What one series carries between chunks: its scorer, filler and rows not yet emitted."""
 
-    def __init__(
-        self,
-        scorer: RowScorer,
-        filler: MissingFiller,
-        series_name: str,
-        smooth: int = 1,
-        alerts: AlertFilter | None = None,
-        drift: DriftTracker | None = None,
-    ) -> None:
-        self.scorer, self.filler, self.series_name = scorer, filler, series_name
-        self.drift = drift or DriftTracker(0, 0.0)
-        self.smoother = ScoreSmoother(smooth)
-        self.alerts = alerts or AlertFilter()
+    # what a series, and each part of it after a jump in time, starts afresh with
+    # (StreamScorer._start_part)
+    scorer: RowScorer
+    drift: DriftTracker
+    smoother: ScoreSmoother
+    alerts: AlertFilter
+
+    def __init__(self, filler: MissingFiller, series_name: str) -> None:
+        self.filler, self.series_name = filler, series_name
         self.pending: list[pd.DataFrame] = []  # pass-through columns of rows not yet emitted
         self.next_row = 0  # row number (within the series) of the next row to emit
         self.last_time: object = None  # the latest time of the chunks so far
@@ -160,10 +157,9 @@ class StreamScorer:
     ) -> list[tuple[pd.DataFrame, bool]]:
         """`part` cut before each row whose time jumps by more than the model's max_gap:
         (rows, whether they start after a jump)."""
-        gap = self.model.max_gap
-        if gap is None or steps is None:
+        jumps = set() if steps is None else set(jump_rows(steps, self.model.max_gap))
+        if not jumps:
             return [(part, False)]
-        jumps = set(np.flatnonzero(steps > gap).tolist())
         starts = sorted({0, *jumps})
         ends = [*starts[1:], len(part)]
         return [(part.iloc[a:b], a in jumps) for a, b in zip(starts, ends, strict=True)]
@@ -191,7 +187,7 @@ class StreamScorer:
         held, state.held = state.held, []
         if held and new_part:
             yield from self._finish(state)
-            self._restart(state)
+            self._start_part(state)
         for part, first_row in held:
             yield from self._push(state, part, first_row)
 
@@ -207,9 +203,10 @@ class StreamScorer:
             if frame is not None and len(frame):
                 yield frame
 
-    def _restart(self, state: SeriesState) -> None:
-        """A new part of the series: what the windows, the drift level, the smoothing and
-        the alerts carry starts afresh; missing values are still filled from before."""
+    def _start_part(self, state: SeriesState) -> None:
+        """A series, or a new part of one after a jump: what the windows, the drift level,
+        the smoothing and the alerts carry starts afresh (missing values are still filled
+        from before)."""
         state.scorer = self.model.new_row_scorer()
         state.drift = DriftTracker(len(self.features), self.model.drift_rate)
         state.smoother = ScoreSmoother(self.model.smooth)
@@ -302,10 +299,8 @@ class StreamScorer:
             model = self.model
             default = model.scaler.offset if model.missing == "mask" else None
             filler = MissingFiller(model.missing, self.features, series_name, default)
-            alerts = AlertFilter(self.merge_gap, self.min_rows)
-            drift = DriftTracker(len(self.features), model.drift_rate)
-            scorer = model.new_row_scorer()
-            state = SeriesState(scorer, filler, series_name, model.smooth, alerts, drift)
+            state = SeriesState(filler, series_name)
+            self._start_part(state)
             self.states[key] = state
         return self.states[key]
 
