@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import math
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -444,11 +445,34 @@ def warn_jump(times: pd.Series, steps: np.ndarray, name: str, rows_before: int =
             f"{name}: the times jump by {jump} at row {rows_before + at + 1} "
             f"({steps[at] / typical:,.0f}x the typical step of {step}): windows across a jump "
             "join rows far apart in time, and the rows after it may be flagged; "
-            "`train --max-gap` (e.g. 1h) cuts series at such jumps"
+            f"`train --max-gap {_gap_example(times, typical, float(steps[at]))}` cuts series "
+            "at such jumps"
         ),
         stacklevel=3,
     )
     return True
+
+
+# round --max-gap values, in seconds and as the option is written
+ROUND_GAPS = [
+    (seconds * size, f"{seconds}{unit}")
+    for unit, size, counts in (
+        ("s", 1, (1, 2, 5, 10, 15, 30)),
+        ("min", 60, (1, 2, 5, 10, 15, 30)),
+        ("h", 3_600, (1, 2, 3, 6, 12)),
+        ("d", 86_400, (1, 2, 7, 14, 30)),
+    )
+    for seconds in counts
+]
+
+
+def _gap_example(times: pd.Series, typical: float, jump: float) -> str:
+    """A --max-gap for the warning of a jump: the first round duration from 10x the typical
+    step up, and below the jump; a bare number where the times are numbers."""
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        return f"{10 * typical:g}"
+    fitting = [text for size, text in ROUND_GAPS if 10 * typical <= size < jump]
+    return fitting[0] if fitting else f"{math.ceil(10 * typical / 86_400)}d"
 
 
 def _duration(times: pd.Series, seconds: float) -> str:

@@ -156,6 +156,7 @@ def test_a_jump_in_the_times_is_named_once(tmp_path, tiny_model, small_frame, ch
     assert "outage.csv: the times jump by 1 d at row 301 (1,441x the typical step of 1 min)" in (
         warning
     )
+    assert "`train --max-gap 10min` cuts" in warning  # a cut that fits minute data
     small_frame.to_csv(tmp_path / "steady.csv", index=False)
     steady = run("score", tiny_model, tmp_path / "steady.csv", "--chunk-rows", chunk_rows)
     assert not [w for w in warnings_in(steady.stderr) if "jump" in w]

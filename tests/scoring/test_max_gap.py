@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from lstmae_cli import Detector
 from lstmae_cli.cli.app import app
 from lstmae_cli.errors import LstmaeWarning, UsageError
+from lstmae_cli.io.data import time_steps, warn_jump
+from lstmae_cli.params import gap_size
 
 from ..helpers import FAST, make_frame
 
@@ -97,3 +99,25 @@ def test_a_bad_max_gap_is_a_usage_error(tmp_path, small_frame):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and not model.exists()
     assert "--max-gap '-1': give a duration" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("step", "jump", "example"),
+    [
+        ("1s", "1h", "10s"),
+        ("5min", "3D", "1h"),
+        ("1h", "7D", "12h"),
+        ("1D", "365D", "14d"),
+        ("7D", "3650D", "70d"),
+    ],
+)
+def test_the_jump_warning_suggests_a_cut_that_fits_the_step(step, jump, example):
+    """The --max-gap a jump's warning suggests lies between 10x the typical step and the
+    jump, and parses as the option: hourly data is not told to cut at every hour."""
+    times = pd.Series(pd.date_range("2026-01-01", periods=50, freq=step))
+    times = times.where(times.index < 25, times + pd.Timedelta(jump))
+    steps = time_steps(times, None)
+    with pytest.warns(LstmaeWarning, match=rf"`train --max-gap {example}` cuts"):
+        assert warn_jump(times, steps, "f.csv")
+    typical = pd.Timedelta(step).total_seconds()
+    assert 10 * typical <= gap_size(example) < np.nanmax(steps)
