@@ -112,7 +112,9 @@ def resolve_roles(
     if features is None:
         reserved = {time, id_column, label, *(exclude or [])}
         features = [c for c in frame.columns if c not in reserved and _is_feature(frame[c])]
-        _warn_numbers_with_units(frame, [c for c in frame.columns if c not in reserved], name)
+        others = [c for c in frame.columns if c not in reserved and c not in features]
+        with_units = _warn_numbers_with_units(frame, others, name)
+        _warn_other_columns(frame, [c for c in others if c not in with_units], name)
         features = _without_clocks(frame, _without_empty(frame, features, name), name)
         _warn_label_like(frame, features, name)
     if not features:
@@ -120,9 +122,10 @@ def resolve_roles(
     return ColumnRoles(features=list(features), time=time, id=id_column, label=label)
 
 
-def _warn_numbers_with_units(frame: pd.DataFrame, columns: list, name: str) -> None:
+def _warn_numbers_with_units(frame: pd.DataFrame, columns: list, name: str) -> list:
     """Warn about text columns of numbers with a unit (19.5 °C, 3 bar, 12%): they are not
-    features, and a user who exported them so most likely meant them to be."""
+    features, and a user who exported them so most likely meant them to be. Those named."""
+    named = []
     for column in columns:
         values = frame[column]
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -136,6 +139,33 @@ def _warn_numbers_with_units(frame: pd.DataFrame, columns: list, name: str) -> N
                 ),
                 stacklevel=4,
             )
+            named.append(column)
+    return named
+
+
+def _warn_other_columns(frame: pd.DataFrame, columns: list, name: str) -> None:
+    """Name, in one warning, the columns that are not features because they hold no numbers
+    (True/False, text such as states or names, dates other than the time column); a
+    True/False column counts as 0/1 when --columns names it."""
+    kinds = [(c, _kind_of(frame[c])) for c in columns if not frame[c].isna().all()]
+    if kinds:
+        listed_columns = ", ".join(f"{c} ({kind})" for c, kind in kinds)
+        left_out = "is not used as a feature" if len(kinds) == 1 else "are not used as features"
+        says = "; --columns chooses the features yourself"
+        if any(kind == "True/False" for _, kind in kinds):
+            says += " (a True/False column counts as 0/1)"
+        warnings.warn(
+            LstmaeWarning(f"{name}: {listed_columns} {left_out}{says}"),
+            stacklevel=4,
+        )
+
+
+def _kind_of(column: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(column):
+        return "True/False"
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return "dates"
+    return "text"
 
 
 def _without_empty(frame: pd.DataFrame, features: list[str], name: str) -> list[str]:

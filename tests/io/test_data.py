@@ -287,7 +287,37 @@ def test_numbers_with_a_unit_are_named_in_a_warning():
     )
     with pytest.warns(LstmaeWarning, match=r"temp holds numbers with a unit \(19.5 °C\)") as w:
         assert resolve_roles(frame, "x").features == ["a"]
-    assert len(w) == 1  # not the time, not the words
+    # the words are named apart, once; the time and the numbers with a unit are not
+    assert [str(m.message) for m in w][1:] == [
+        "x: state (text) is not used as a feature; --columns chooses the features yourself"
+    ]
+
+
+def test_columns_without_numbers_are_named_in_one_warning():
+    """True/False, text and a second date column are left out of the features: named, so
+    that a user who meant them to count hears of it (and how); columns chosen by
+    --columns, or none left out, say nothing."""
+    frame = pd.DataFrame(
+        {
+            "time": pd.date_range("2026-01-01", periods=4, freq="s"),
+            "a": [0.5, 1.5, 0.7, 0.2],
+            "pump_on": [True, False, True, True],
+            "mode": ["RUN", "RUN", "IDLE", None],
+            "serviced": pd.to_datetime(["2025-12-01"] * 4),
+            "dead": [None] * 4,
+        }
+    )
+    with pytest.warns(LstmaeWarning) as caught:
+        assert resolve_roles(frame, "x").features == ["a"]
+    others = [str(m.message) for m in caught if "not used as features" in str(m.message)]
+    assert others == [
+        "x: pump_on (True/False), mode (text), serviced (dates) are not used as features; "
+        "--columns chooses the features yourself (a True/False column counts as 0/1)"
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LstmaeWarning)
+        assert resolve_roles(frame, "x", features=["a", "pump_on"]).features == ["a", "pump_on"]
+        assert resolve_roles(frame[["time", "a"]], "x").features == ["a"]
 
 
 def test_a_row_with_an_unreadable_time_stays_where_the_file_has_it():
