@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+try:
+    from pandas.tseries.api import guess_datetime_format
+except ImportError:  # pandas < 2.2
+    guess_datetime_format = None
+
 from ..errors import InputError, LstmaeWarning, listed
 from ..params import MISSING_POLICIES
 
@@ -22,6 +27,8 @@ TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
 NUMERIC_TIME_WORDS = frozenset((*TIME_NAMES, "epoch", "unix", "unixtime", "epochtime"))
 # a number and a unit without digits: 19.5 °C, -3 bar, 12%, 4,2 kW (not 2026-01-01, 12:00)
 NUMBER_WITH_UNIT = r"\s*[-+]?\d+(?:[.,]\d+)?\s*[^\d\s.,:/+-][^\d]*"
+# a date that begins with day and month, or month and day: 05/01/2026, 5.1.26, 05-01-2026
+DAY_MONTH_YEAR = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b"
 CLOCK_ROWS = 10  # rows a column must rise evenly through to be taken for a counter or clock
 # names of 0/1 columns that are most likely labels, not measurements
 LABEL_NAMES = frozenset(
@@ -88,7 +95,8 @@ def _looks_like_dates(sample: pd.Series) -> bool:
         return True
     if sample.empty or not all(isinstance(v, str) for v in sample):
         return False
-    if not all(any(ch in v for ch in "-:/") and any(ch.isdigit() for ch in v) for v in sample):
+    dated = [any(ch in v for ch in "-:/") or re.match(DAY_MONTH_YEAR, v) for v in sample]
+    if not all(dated) or not all(any(ch.isdigit() for ch in v) for v in sample):
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -578,7 +586,77 @@ def parse_times(column: pd.Series) -> pd.Series:
             return pd.to_datetime(column, format="ISO8601")
         except (ValueError, TypeError, OverflowError):
             pass
-        try:
-            return pd.to_datetime(column, errors="coerce", format="mixed")
-        except ValueError:  # offsets that change (+01:00, then +02:00 from a DST switch)
-            return pd.to_datetime(column, errors="coerce", format="mixed", utc=True)
+        day_first = _day_first(column)
+        if day_first is not None:
+            return _parse_mixed(column, day_first)
+        # day and month both <= 12 throughout: the reading in time order over the shorter span
+        readings = [_parse_mixed(column, first) for first in (False, True)]
+        return min(readings, key=_disorder)
+
+
+def _parse_mixed(column: pd.Series, day_first: bool) -> pd.Series:
+    """Text times in the format of the first one (fast), each that does not fit it read
+    alone (10-100x slower: a value written otherwise, a time zone that changes)."""
+    parsed = _parse_as_first(column, day_first)
+    unread = column.notna() if parsed is None else parsed.isna() & column.notna()
+    if not unread.any():
+        return parsed
+    try:
+        alone = pd.to_datetime(column[unread], errors="coerce", format="mixed", dayfirst=day_first)
+    except ValueError:  # offsets that change (+01:00, then +02:00 from a DST switch)
+        return pd.to_datetime(column, errors="coerce", format="mixed", dayfirst=day_first, utc=True)
+    if parsed is None or alone.dtype != parsed.dtype:
+        return _parse_mixed_alone(column, day_first)
+    parsed[unread] = alone
+    return parsed
+
+
+def _parse_mixed_alone(column: pd.Series, day_first: bool) -> pd.Series:
+    try:
+        return pd.to_datetime(column, errors="coerce", format="mixed", dayfirst=day_first)
+    except ValueError:
+        return pd.to_datetime(column, errors="coerce", format="mixed", dayfirst=day_first, utc=True)
+
+
+def _parse_as_first(column: pd.Series, day_first: bool) -> pd.Series | None:
+    """The times read in the format pandas guesses from the first one (unreadable ones
+    NaT); None without such a format."""
+    first = column.dropna()
+    if first.empty or guess_datetime_format is None:
+        return None
+    form = guess_datetime_format(str(first.iloc[0]), dayfirst=day_first)
+    if form is None:
+        return None
+    try:
+        parsed = pd.to_datetime(column, errors="coerce", format=form)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return parsed if pd.api.types.is_datetime64_any_dtype(parsed) else None
+
+
+def _day_first(column: pd.Series) -> bool | None:
+    """Whether text dates that begin with two numbers (05/01/2026, 05.01.2026) put the day
+    first: True where a first number is over 12, False where a second one is (or the dates
+    do not begin so: read as pandas reads them); None where both are <= 12 throughout."""
+    text = column.dropna().astype(str)
+    beginnings = pd.Series(text.str.slice(0, 12).unique())  # a few per day
+    fields = beginnings.str.extract(DAY_MONTH_YEAR)
+    if fields.empty or fields[0].isna().mean() > 0.5:
+        return False
+    fields = fields.dropna().astype(int)
+    if (fields[0] > 12).any():
+        return True
+    if (fields[1] > 12).any():
+        return False
+    return None
+
+
+def _disorder(times: pd.Series) -> tuple[int, float]:
+    """(steps back in time, span in seconds) of a reading of times in file order: the
+    right reading of ambiguous dates goes forward in small steps, the wrong one jumps
+    by months."""
+    values = times.dropna()
+    if values.empty:
+        return (0, 0.0)
+    steps = values.diff().dt.total_seconds().to_numpy()[1:]
+    return (int((steps < 0).sum()), float((values.max() - values.min()).total_seconds()))

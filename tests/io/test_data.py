@@ -538,3 +538,38 @@ def test_a_parquet_date_column_is_the_time_column(tmp_path, small_frame):
     assert frame["day"].dtype == object
     assert detect_time_column(frame) == "day"
     assert parse_times(frame["day"].iloc[::-1]).is_monotonic_decreasing
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d/%m/%y %H:%M", "%d-%m-%Y"],
+)
+@pytest.mark.parametrize("days", [5, 60])
+def test_day_first_and_month_first_dates_are_read_right(form, days):
+    """A European export (05/01/2026 = 5 January) was read half month-first: 02/01 became
+    1 February while 13/01 stayed 13 January, and sorting shuffled the rows. The order
+    comes from a number over 12 or, where none is (the first 12 days), from the reading
+    that goes forward over the shorter span."""
+    from lstmae_cli.io.data import parse_times
+
+    freq = "D" if form == "%d-%m-%Y" else "h"
+    times = pd.Series(
+        pd.date_range("2026-01-01", periods=days * (1 if freq == "D" else 24), freq=freq)
+    )
+    parsed = parse_times(times.dt.strftime(form))
+    pd.testing.assert_series_equal(parsed, times, check_names=False, check_freq=False)
+
+
+def test_dates_that_are_not_all_written_alike_are_each_read():
+    """The format of the first time reads most quickly; a time written otherwise (midnight
+    without its clock, as spreadsheets write it) is read alone, a bad one is NaT."""
+    from lstmae_cli.io.data import parse_times
+
+    column = pd.Series(["13/01/2026 23:00", "14/01/2026", "14/01/2026 01:00", "nope", None])
+    expected = ["2026-01-13 23:00", "2026-01-14 00:00", "2026-01-14 01:00", None, None]
+    pd.testing.assert_series_equal(parse_times(column), pd.Series(pd.to_datetime(expected)))
+
+
+def test_a_dotted_date_column_is_the_time_column():
+    frame = pd.DataFrame({"Datum": ["13.01.2026", "14.01.2026"], "a": [1.0, 2.0]})
+    assert resolve_roles(frame, "x").time == "Datum"
