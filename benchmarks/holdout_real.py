@@ -37,6 +37,20 @@ Protocol, per machine and seed:
   the row scores of the last 20 %; raw flags (score above threshold, no alert merging);
   its training rows flagged: the share of the training rows, scored as one series, above it.
 
+`--dataset nab`: NAB (Numenta Anomaly Benchmark, github.com/numenta/NAB, MIT), the seven
+files of its realKnownCause category (all of them; machine temperature, ambient
+temperature, CPU, request latency, taxi counts, key timings), one value column each, read
+from a clone of NAB (`--data DIR`, default ../shared/data/nab: `data/` and
+`labels/combined_windows.json`). Fixed before any run: training rows are NAB's
+probationary period (the first 15 % of a file), cut before its first labelled window
+where one starts earlier; the test part is every row after them; a row is anomalous when
+it lies in a labelled window (NAB's windows are wide: up to a tenth of a file around each
+known anomaly, so point recall is low by construction and event recall is the number to
+read). Kept out of tuning as SMD is. Writes benchmarks/results/holdout_nab.json.
+
+    git clone https://github.com/numenta/NAB ../shared/data/nab   # commit ea702d7 measured
+    python benchmarks/holdout_real.py --dataset nab                # about 5 minutes
+
 Metrics (lstmae_cli.views.metrics): FAR = share of normal test rows flagged, point F1,
 precision and recall, event recall (labelled events with any flagged row), false-alarm
 runs (flagged runs touching no event) and PR-AUC of the row scores; per machine and pooled
@@ -75,6 +89,39 @@ SOURCE = (
     "preprocessed copy in github.com/zhhlee/InterFusion at commit "
     "8c85d511c1f070669ba8c5cf097b8fa4a202d15b; see the data directory's README"
 )
+
+
+NAB_DATA = ROOT.parent / "shared" / "data" / "nab"
+NAB_FILES = (
+    "ambient_temperature_system_failure",
+    "cpu_utilization_asg_misconfiguration",
+    "ec2_request_latency_system_failure",
+    "machine_temperature_system_failure",
+    "nyc_taxi",
+    "rogue_agent_key_hold",
+    "rogue_agent_key_updown",
+)
+NAB_PROBATION = 0.15  # NAB's probationary share of a file: the detector learns, no score
+NAB_SOURCE = "NAB, github.com/numenta/NAB (MIT), data/realKnownCause and its label windows"
+
+
+def read_nab(data: Path, name: str, train_rows: int):
+    """(training rows, test rows, test labels) of one NAB realKnownCause file; train_rows
+    is not used (the probationary rule fixes them)."""
+    path = data / "data" / "realKnownCause" / f"{name}.csv"
+    windows_path = data / "labels" / "combined_windows.json"
+    if not path.is_file() or not windows_path.is_file():
+        raise SystemExit(f"no {path} or {windows_path} (clone NAB there, or use --data DIR)")
+    frame = pd.read_csv(path)
+    times = pd.to_datetime(frame["timestamp"])
+    windows = json.loads(windows_path.read_text())[f"realKnownCause/{name}.csv"]
+    labels = np.zeros(len(frame), bool)
+    for start, end in windows:
+        labels |= ((times >= pd.Timestamp(start)) & (times <= pd.Timestamp(end))).to_numpy()
+    first = int(np.argmax(labels)) if labels.any() else len(frame)
+    cut = min(int(NAB_PROBATION * len(frame)), first)
+    train, test = frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:]
+    return train, test.reset_index(drop=True), labels[cut:]
 
 
 def read_machine(data: Path, machine: str, train_rows: int):
@@ -133,10 +180,11 @@ def first_lines(caught: list[warnings.WarningMessage]) -> list[str]:
 
 def run_pca(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> tuple[dict, np.ndarray]:
     began = time.perf_counter()
-    model = PCABaseline(seed=seed).fit(train.to_numpy(np.float64))
+    features = train.select_dtypes("number").columns  # NAB's files have a time column too
+    model = PCABaseline(seed=seed).fit(train[features].to_numpy(np.float64))
     seconds = time.perf_counter() - began
-    own = model.score(train.to_numpy(np.float64))
-    scores = model.score(test[train.columns].to_numpy(np.float64))
+    own = model.score(train[features].to_numpy(np.float64))
+    scores = model.score(test[features].to_numpy(np.float64))
     info = {
         "threshold": model.threshold_,
         "train_flagged": float(np.mean(own > model.threshold_)),
@@ -146,14 +194,15 @@ def run_pca(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> tuple[dict, n
     return info, np.stack([scores > model.threshold_, scores])
 
 
-def run_seed(data: Path, machines: list[str], train_rows: int, seed: int) -> dict:
-    """Every machine with both detectors; per machine and pooled metrics."""
+def run_seed(data: Path, machines: list[str], train_rows: int, seed: int, read=None) -> dict:
+    """Every machine (or NAB file, read by `read`) with both detectors; per machine and
+    pooled metrics."""
     per_machine: dict[str, dict] = {}
     pooled: dict[str, list[np.ndarray]] = {name: [] for name in DETECTORS}
     labels_all: list[np.ndarray] = []
     groups: list[np.ndarray] = []
     for machine in machines:
-        train, test, labels = read_machine(data, machine, train_rows)
+        train, test, labels = (read or read_machine)(data, machine, train_rows)
         labels_all.append(labels)
         groups.append(np.full(len(labels), len(groups)))
         per_machine[machine] = {"train_rows": len(train), "test_rows": len(test)}
@@ -204,8 +253,9 @@ def mean_over_seeds(runs: list[dict]) -> dict:
 
 
 def print_table(mean: dict, flag_all: float) -> None:
+    width = max(12, *(len(m) for m in mean["machines"]))
     head = (
-        f"{'machine':12} {'detector':8} {'FAR %':>7} {'F1':>6} {'prec':>6} {'recall':>6} "
+        f"{'machine':{width}} {'detector':8} {'FAR %':>7} {'F1':>6} {'prec':>6} {'recall':>6} "
         f"{'ev.rec':>6} {'events':>6} {'FA runs':>7} {'PR-AUC':>6} {'train fl. %':>11} "
         f"{'threshold':>10} {'train s':>7}"
     )
@@ -216,7 +266,7 @@ def print_table(mean: dict, flag_all: float) -> None:
             e = entry[name]
             threshold = f"{e['threshold']:>10.4g}" if "threshold" in e else f"{'-':>10}"
             print(
-                f"{machine:12} {name:8} {100 * e['far']:>7.2f} {e['f1']:>6.3f} "
+                f"{machine:{width}} {name:8} {100 * e['far']:>7.2f} {e['f1']:>6.3f} "
                 f"{e['precision']:>6.3f} {e['recall']:>6.3f} {e['event_recall']:>6.3f} "
                 f"{e['events']:>6.0f} {e['false_alarm_runs']:>7.1f} {e['pr_auc']:>6.3f} "
                 f"{100 * e['train_flagged']:>11.2f} {threshold} {e['train_seconds']:>7.0f}"
@@ -234,30 +284,43 @@ def git(*args: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--machines", default=",".join(MACHINES), help="comma-separated")
+    parser.add_argument("--dataset", choices=("smd", "nab"), default="smd")
+    parser.add_argument("--data", type=Path, help="default: ../shared/data/smd or nab")
+    parser.add_argument("--machines", help="comma-separated machines or NAB files")
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0 .. N-1")
-    parser.add_argument("--train-rows", type=int, default=TRAIN_ROWS)
+    parser.add_argument("--train-rows", type=int, default=TRAIN_ROWS, help="SMD only")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/holdout_real.json")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/holdout_DATASET")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    machines = [m.strip() for m in args.machines.split(",") if m.strip()]
+    nab = args.dataset == "nab"
+    data = args.data or (NAB_DATA if nab else DEFAULT_DATA)
+    out = args.out or ROOT / "benchmarks/results" / (
+        "holdout_nab.json" if nab else "holdout_real.json"
+    )
+    members = args.machines.split(",") if args.machines else (NAB_FILES if nab else MACHINES)
+    machines = [m.strip() for m in members if m.strip()]
     began = time.perf_counter()
     # the code this run imports: the commit, and whether lstmae_cli differed from it
     head = git("rev-parse", "HEAD")
     modified = bool(git("status", "--porcelain", "--", "lstmae_cli"))
-    print(f"SMD, {len(machines)} machines, last {args.train_rows} training rows, default options")
-    runs = [run_seed(args.data, machines, args.train_rows, seed) for seed in range(args.seeds)]
+    if nab:
+        print(f"NAB realKnownCause, {len(machines)} files, probationary rows, default options")
+    else:
+        print(f"SMD, {len(machines)} machines, last {args.train_rows} rows, default options")
+    read = read_nab if nab else read_machine
+    runs = [run_seed(data, machines, args.train_rows, s, read) for s in range(args.seeds)]
     mean = mean_over_seeds(runs)
     print_table(mean, runs[0]["flag_every_row"])
     result = {
         "data": {
-            "name": "SMD",
-            "source": SOURCE,
-            "dir": str(args.data),
+            "name": "NAB" if nab else "SMD",
+            "source": NAB_SOURCE if nab else SOURCE,
+            "dir": str(data),
             "machines": machines,
-            "train_rows": args.train_rows,
+            "train_rows": f"first {NAB_PROBATION:.0%}, cut before the first window"
+            if nab
+            else args.train_rows,
             "baseline": {"seq_len": SEQ_LEN, "held_out": HELD_OUT, "quantile": Q},
         },
         "params": {},
@@ -269,9 +332,9 @@ def main() -> None:
         "runs": runs,
         "seconds": round(time.perf_counter() - began, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"{result['seconds']:.0f} s; wrote {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"{result['seconds']:.0f} s; wrote {out}")
 
 
 if __name__ == "__main__":
