@@ -19,6 +19,7 @@ except ImportError:  # pandas < 2.2
 
 from ..errors import InputError, LstmaeWarning, listed
 from ..params import MISSING_POLICIES
+from .reading import CLOCK_ONLY, all_match
 
 GAP_FACTOR = 100  # a step this many times the typical one is a jump (an outage, a stop)
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
@@ -155,6 +156,7 @@ def _warn_other_columns(frame: pd.DataFrame, columns: list, name: str) -> None:
     """Name, in one warning, the columns that are not features because they hold no numbers
     (True/False, text such as states or names, dates other than the time column); a
     True/False column counts as 0/1 when --columns names it."""
+    columns = [c for c in columns if not all_match(frame[c], CLOCK_ONLY)]  # the time's clock
     kinds = [(c, _kind_of(frame[c])) for c in columns if not frame[c].isna().all()]
     if kinds:
         listed_columns = ", ".join(f"{c} ({kind})" for c, kind in kinds)

@@ -7,6 +7,7 @@ import bz2
 import codecs
 import gzip
 import io
+import itertools
 import lzma
 import re
 import sys
@@ -43,6 +44,9 @@ GROUPED = {  # thousands mark -> a number grouped by it: 1,234.5 12,345,678 / 1.
 # read as missing besides pandas' own (NA, N/A, NULL, nan, ...): a dash, spreadsheet errors
 MISSING_MARKS = ["-", "--", "?", "#VALUE!", "#DIV/0!", "#REF!", "#NUM!", "#NAME?", "#NULL!"]
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # Excel's "Unicode text"
+# a date without its clock (16/12/2006, 2006-12-16) and a clock without its date (17:24:00)
+DATE_ONLY = re.compile(r"\s*\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}\s*")
+CLOCK_ONLY = re.compile(r"\s*\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[AaPp][Mm])?\s*")
 
 
 @dataclass(frozen=True)
@@ -330,7 +334,7 @@ def _read_csv(
             reader = pd.read_csv(handle, chunksize=chunk_rows, **options)
             chunks = [reader] if chunk_rows is None else reader
         for chunk in chunks:
-            yield _check_header(chunk, name)
+            yield join_date_and_time(_check_header(chunk, name))
     except UnicodeDecodeError as exc:
         where = _first_bad_utf8(source)
         raise InputError(f"{name}: {where}not UTF-8 text; save it as UTF-8") from exc
@@ -351,9 +355,31 @@ def _read_parquet(handle: BinaryIO, name: str, chunk_rows: int | None) -> Iterat
     try:
         parquet = pq.ParquetFile(handle)
         for batch in parquet.iter_batches(batch_size=chunk_rows or 1 << 20):
-            yield _check_header(batch.to_pandas(), name)
+            yield join_date_and_time(_check_header(batch.to_pandas(), name))
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{name}: cannot read as Parquet: {_first_line(exc)}") from exc
+
+
+def join_date_and_time(frame: pd.DataFrame) -> pd.DataFrame:
+    """A text column of dates followed by one of clock times (`Date;Time`, as data loggers
+    and spreadsheets write them): the date column holds both (`16/12/2006 17:24:00`), so
+    that it is the time column and the times have their clock. The clock column stays."""
+    columns = list(frame.columns)
+    for date, clock in itertools.pairwise(columns):
+        if all_match(frame[date], DATE_ONLY) and all_match(frame[clock], CLOCK_ONLY):
+            frame[date] = frame[date].str.strip() + " " + frame[clock].str.strip()
+            break
+    return frame
+
+
+def all_match(column: pd.Series, pattern: re.Pattern) -> bool:
+    """Text whose every value (at least one) is `pattern`, whole."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
+        return False
+    values = column.dropna()
+    if values.empty or not isinstance(values.iloc[0], str) or not pattern.fullmatch(values.iloc[0]):
+        return False
+    return bool(values.astype(str).str.fullmatch(pattern).all())
 
 
 def _check_header(frame: pd.DataFrame, name: str) -> pd.DataFrame:

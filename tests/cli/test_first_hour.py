@@ -581,3 +581,41 @@ def test_training_leaves_out_a_series_too_short_for_its_folds(tmp_path):
     short.to_csv(tmp_path / "m2.csv", index=False)
     too_short = run("train", tmp_path / "m2.csv", "-o", tmp_path / "m2.safetensors", *options)
     assert too_short.exit_code != 0 and "fewer than --seq-len 16" in too_short.stderr
+
+
+# ------------------------------------------------------------------- date and time apart
+def date_and_time_apart(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` as a data logger writes it: Date;Time;... with day-first dates, `?` missing."""
+    times = pd.to_datetime(frame.pop("timestamp"))
+    frame = frame.astype(object)
+    frame.iloc[5, 0] = "?"
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {"Date": times.dt.strftime("%d/%m/%Y"), "Time": times.dt.strftime("%H:%M:%S")}
+            ),
+            frame,
+        ],
+        axis=1,
+    )
+
+
+@pytest.mark.parametrize("chunk_rows", ["100000", "64"])
+def test_a_date_column_and_a_time_column_are_read_as_one_time(tmp_path, small_frame, chunk_rows):
+    """Date;Time files (data loggers, spreadsheets; the household power data set): the
+    time column is the date with its clock, so rows are not all 'duplicate times' of a
+    day and events say when in the day they happened; the clock column is no feature and
+    is not named as left out; chunks read alike."""
+    frame = date_and_time_apart(small_frame.copy())
+    frame.to_csv(tmp_path / "logger.csv", sep=";", index=False)
+    trained = run("train", tmp_path / "logger.csv", "-o", tmp_path / "m.safetensors", *TINY)
+    assert trained.exit_code == 0, trained.output
+    assert [w for w in warnings_in(trained.stderr) if "missing" not in w] == []
+    scored = run(
+        "score", tmp_path / "m.safetensors", tmp_path / "logger.csv", "--chunk-rows", chunk_rows
+    )
+    assert scored.exit_code == 0, scored.output
+    rows = pd.read_csv(io.StringIO(scored.stdout))
+    expected = pd.to_datetime(small_frame["timestamp"]).dt.strftime("%d/%m/%Y %H:%M:%S")
+    assert rows["Date"].tolist() == expected.tolist()
+    assert [w for w in warnings_in(scored.stderr) if "missing" not in w] == []

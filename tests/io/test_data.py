@@ -573,3 +573,22 @@ def test_dates_that_are_not_all_written_alike_are_each_read():
 def test_a_dotted_date_column_is_the_time_column():
     frame = pd.DataFrame({"Datum": ["13.01.2026", "14.01.2026"], "a": [1.0, 2.0]})
     assert resolve_roles(frame, "x").time == "Datum"
+
+
+def test_a_date_column_and_the_clock_column_after_it_are_joined():
+    from lstmae_cli.io.reading import join_date_and_time
+
+    frame = pd.DataFrame(
+        {
+            "Date": ["16/12/2006", "16/12/2006", None],
+            "Time": ["17:24:00", "5:25 PM", "17:26:00"],
+            "a": [1.0, 2.0, 3.0],
+        }
+    )
+    joined = join_date_and_time(frame.copy())
+    assert joined["Date"].tolist()[:2] == ["16/12/2006 17:24:00", "16/12/2006 5:25 PM"]
+    assert pd.isna(joined["Date"].iloc[2]) and joined["Time"].equals(frame["Time"])
+    apart = frame[["Date", "a", "Time"]]  # not side by side: left as they are
+    pd.testing.assert_frame_equal(join_date_and_time(apart.copy()), apart)
+    dated = frame.assign(Date=["2006-12-16 17:24:00"] * 3)  # the date has its clock already
+    pd.testing.assert_frame_equal(join_date_and_time(dated.copy()), dated)
