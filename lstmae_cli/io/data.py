@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
 import math
 import re
 import warnings
@@ -19,7 +18,7 @@ except ImportError:  # pandas < 2.2
 
 from ..errors import InputError, LstmaeWarning, listed
 from ..params import MISSING_POLICIES
-from .reading import CLOCK_ONLY, all_match
+from .reading import CLOCK_ONLY, DAY_MONTH_YEAR, all_match, looks_like_dates
 
 GAP_FACTOR = 100  # a step this many times the typical one is a jump (an outage, a stop)
 TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
@@ -28,8 +27,6 @@ TIME_NAMES = ("timestamp", "datetime", "time", "date", "ts")
 NUMERIC_TIME_WORDS = frozenset((*TIME_NAMES, "epoch", "unix", "unixtime", "epochtime"))
 # a number and a unit without digits: 19.5 °C, -3 bar, 12%, 4,2 kW (not 2026-01-01, 12:00)
 NUMBER_WITH_UNIT = r"\s*[-+]?\d+(?:[.,]\d+)?\s*[^\d\s.,:/+-][^\d]*"
-# a date that begins with day and month, or month and day: 05/01/2026, 5.1.26, 05-01-2026
-DAY_MONTH_YEAR = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b"
 CLOCK_ROWS = 10  # rows a column must rise evenly through to be taken for a counter or clock
 # names of 0/1 columns that are most likely labels, not measurements
 LABEL_NAMES = frozenset(
@@ -64,7 +61,7 @@ def detect_time_column(frame: pd.DataFrame, id_column: str | None = None) -> str
         column = frame[name]
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             continue
-        if _looks_like_dates(column.dropna().head(20)):
+        if looks_like_dates(column.dropna().head(20)):
             return name
     for name in frame.columns:
         if name != id_column and _named_as_time(name) and _a_clock(frame, name, id_column):
@@ -88,21 +85,6 @@ def _a_clock(frame: pd.DataFrame, name: str, id_column: str | None) -> bool:
     if id_column is None or id_column not in frame.columns:
         return bool(column.is_monotonic_increasing)
     return bool(column.groupby(frame[id_column], sort=False).is_monotonic_increasing.all())
-
-
-def _looks_like_dates(sample: pd.Series) -> bool:
-    """Text that parses as dates, or date objects (a Parquet date32 column reads as them)."""
-    if not sample.empty and all(isinstance(v, datetime.date) for v in sample):
-        return True
-    if sample.empty or not all(isinstance(v, str) for v in sample):
-        return False
-    dated = [any(ch in v for ch in "-:/") or re.match(DAY_MONTH_YEAR, v) for v in sample]
-    if not all(dated) or not all(any(ch.isdigit() for ch in v) for v in sample):
-        return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().all())
 
 
 def resolve_roles(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import datetime
 import gzip
 import io
 import itertools
@@ -46,6 +47,8 @@ MISSING_MARKS = ["-", "--", "?", "#VALUE!", "#DIV/0!", "#REF!", "#NUM!", "#NAME?
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # Excel's "Unicode text"
 # a date without its clock (16/12/2006, 2006-12-16) and a clock without its date (17:24:00)
 DATE_ONLY = re.compile(r"\s*\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}\s*")
+# a date that begins with day and month, or month and day: 05/01/2026, 5.1.26, 05-01-2026
+DAY_MONTH_YEAR = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b"
 CLOCK_ONLY = re.compile(r"\s*\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[AaPp][Mm])?\s*")
 
 
@@ -283,18 +286,31 @@ def _first_fields(head: bytes, sep: str) -> list[str]:
 
 def _refuse_numeric_header(head: bytes, sep: str, name: str) -> None:
     """A header line of numbers only is the first data row of a file without a header."""
-    from .data import _looks_like_dates
-
     fields = _first_fields(head, sep)
     numbers = pd.to_numeric(pd.Series(fields, dtype=object), errors="coerce").notna()
     if not fields or not all(fields) or not numbers.any():
         return
     others = [f for f, number in zip(fields, numbers, strict=True) if not number]
-    if not others or _looks_like_dates(pd.Series(others, dtype=object)):  # a time, numbers
+    if not others or looks_like_dates(pd.Series(others, dtype=object)):  # a time, numbers
         raise InputError(
             f"{name}: the first line looks like data, not column names: "
             "use --no-header (columns c0, c1, ...) or --names a,b,c"
         )
+
+
+def looks_like_dates(sample: pd.Series) -> bool:
+    """Text that parses as dates, or date objects (a Parquet date32 column reads as them)."""
+    if not sample.empty and all(isinstance(v, datetime.date) for v in sample):
+        return True
+    if sample.empty or not all(isinstance(v, str) for v in sample):
+        return False
+    dated = [any(ch in v for ch in "-:/") or re.match(DAY_MONTH_YEAR, v) for v in sample]
+    if not all(dated) or not all(any(ch.isdigit() for ch in v) for v in sample):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
 
 
 def _refuse_duplicate_names(head: bytes, sep: str, name: str) -> None:
