@@ -582,14 +582,16 @@ def _parse_mixed(column: pd.Series, day_first: bool) -> pd.Series:
     """Text times in the format of the first one (fast), each that does not fit it read
     alone (10-100x slower: a value written otherwise, a time zone that changes)."""
     parsed = _parse_as_first(column, day_first)
-    unread = column.notna() if parsed is None else parsed.isna() & column.notna()
+    if parsed is None:
+        return _parse_mixed_alone(column, day_first)
+    unread = parsed.isna() & column.notna()
     if not unread.any():
         return parsed
     try:
         alone = pd.to_datetime(column[unread], errors="coerce", format="mixed", dayfirst=day_first)
     except ValueError:  # offsets that change (+01:00, then +02:00 from a DST switch)
-        return pd.to_datetime(column, errors="coerce", format="mixed", dayfirst=day_first, utc=True)
-    if parsed is None or alone.dtype != parsed.dtype:
+        return _parse_mixed_alone(column, day_first)
+    if alone.dtype != parsed.dtype:
         return _parse_mixed_alone(column, day_first)
     parsed[unread] = alone
     return parsed
