@@ -113,12 +113,15 @@ def train_autoencoder(
     state.amp = Amp(device, settings.mixed_precision)
     train_dev, val_dev = train.to(device), val.to(device)
     train_mask, val_mask = (m.to(device) if m is not None else None for m in masks)
+    val_index = validation_sample(len(val), settings.max_windows_per_epoch, settings.seed)
     began = time.perf_counter()
     while state.epoch < settings.epochs and state.waited < settings.patience:
         state.epoch += 1
         train_loss = _train_epoch(state, train_dev, train_mask, settings)
         val_loss = (
-            evaluate_loss(model, val_dev, mask=val_mask, amp=state.amp) if len(val) else train_loss
+            evaluate_loss(model, val_dev, mask=val_mask, amp=state.amp, index=val_index)
+            if len(val)
+            else train_loss
         )
         _record(state, train_loss, val_loss)  # losses are over all ranks: same decision on each
         every = checkpoint.every if checkpoint is not None else 0
@@ -131,6 +134,15 @@ def train_autoencoder(
         model.load_state_dict(state.best_state)
     model.eval()
     return TrainResult(model.cpu(), state.history, state.best_epoch, time.perf_counter() - began)
+
+
+def validation_sample(windows: int, most: int | None, seed: int) -> torch.Tensor | None:
+    """The validation windows early stopping compares: all (None) when there are at most
+    `most`, else `most` of them drawn once from the seed, in order, the same every epoch."""
+    if not most or windows <= most:
+        return None
+    generator = torch.Generator().manual_seed(seed + 1)  # not the shuffles' stream
+    return torch.randperm(windows, generator=generator)[:most].sort().values  # (most,)
 
 
 def _record(state: TrainState, train_loss: float, val_loss: float) -> None:
@@ -192,8 +204,10 @@ def evaluate_loss(
     batch_size: int = 2048,
     mask: WindowBank | None = None,
     amp: Amp | None = None,
+    index: torch.Tensor | None = None,
 ) -> float:
-    """Mean squared reconstruction error over all (observed) entries of all windows of `bank`.
+    """Mean squared reconstruction error over all (observed) entries of all windows of `bank`,
+    or of the windows numbered `index` (chosen,) when it is given.
 
     Under torchrun each rank evaluates a contiguous block of the windows and the sums are
     added over ranks, so every rank gets the loss one process computes on all of them.
@@ -203,13 +217,15 @@ def evaluate_loss(
     # sums stay on the device and are read once, below: no host sync per batch
     total = torch.zeros((), dtype=torch.float64, device=bank.rows.device)
     entries = torch.zeros((), dtype=torch.float64, device=bank.rows.device)
-    share = distributed.contiguous_range(len(bank))
+    chosen = index.to(bank.rows.device) if index is not None else None
+    share = distributed.contiguous_range(len(bank) if chosen is None else len(chosen))
     with torch.inference_mode():
         for begin in range(share.start, share.stop, batch_size):
             end = min(begin + batch_size, share.stop)
-            index = torch.arange(begin, end, device=bank.rows.device)
-            windows = bank.batch(index)  # (batch, seq_len, features)
-            observed = mask.batch(index) if mask is not None else None
+            batch = torch.arange(begin, end, device=bank.rows.device)
+            batch = batch if chosen is None else chosen[batch]  # (batch,) window numbers
+            windows = bank.batch(batch)  # (batch, seq_len, features)
+            observed = mask.batch(batch) if mask is not None else None
             with amp.autocast():
                 reconstruction = model(windows).float()  # (batch, seq_len, features)
             total += masked_mse(reconstruction, windows, observed, reduction="sum")
